@@ -100,9 +100,7 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def _not_found(_exc: NotFoundError) -> Response:
         event = app.current_event
-        return error_response(
-            NotFound(f"no route for {event.http_method} {event.path}", code="route_not_found")
-        )
+        return error_response(NotFound(f"no route for {event.http_method} {event.path}", code="route_not_found"))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -112,7 +110,9 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             status_code=HTTPStatus.INTERNAL_SERVER_ERROR.value,
             content_type=content_types.APPLICATION_JSON,
             body=error_body(
-                f"internal error; quote request id {request_id} when reporting it", type_="api_error", code="internal_error"
+                f"internal error; quote request id {request_id} when reporting it",
+                type_="api_error",
+                code="internal_error",
             ),
         )
 

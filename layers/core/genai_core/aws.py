@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -13,7 +13,7 @@ from genai_core.config import get_settings
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, region: str | None = None) -> Any:
     """A boto3 client for `service`, honouring `AWS_ENDPOINT_URL` (offline runtime, moto) when it is set."""
     settings = get_settings()
@@ -26,7 +26,7 @@ def client(service: str, region: str | None = None) -> Any:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str, region: str | None = None) -> Any:
     """A boto3 resource (DynamoDB tables mostly), with the same endpoint rules as `client`."""
     settings = get_settings()

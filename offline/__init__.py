@@ -1,0 +1,1 @@
+"""The offline runtime: the whole platform on one machine, from template.yaml, with moto and no Docker."""

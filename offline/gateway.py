@@ -1,0 +1,353 @@
+"""The local API Gateway: routes every `Api` event of the template to its function as a REST proxy event.
+
+What API Gateway does before and after the function is done here too: the Cognito authorizer's checks
+(401/403), unknown routes, the 10 MB payload limit, Lambda errors and timeouts (502/504), each answered with
+the template's own `GatewayResponses` so local and deployed errors look the same. The local OAuth2 token
+endpoint and JWKS are served beside the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from offline.auth import AuthorizerDenied, OAuthError, TokenService
+from offline.functions import FunctionError, FunctionPool, FunctionTimeout
+from offline.sam import Route
+
+log = logging.getLogger("offline.gateway")
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+
+# API Gateway's default status and message per gateway response type.
+_DEFAULT_STATUS = {
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "REQUEST_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "BAD_REQUEST_BODY": 400,
+    "THROTTLED": 429,
+    "INTEGRATION_TIMEOUT": 504,
+    "INTEGRATION_FAILURE": 504,
+    "DEFAULT_4XX": 400,
+    "DEFAULT_5XX": 500,
+}
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    specificity: tuple[int, int, int]
+
+
+def compile_routes(routes: list[Route]) -> list[CompiledRoute]:
+    """Most specific first, as API Gateway matches: literal segments beat `{param}`, which beats `{proxy+}`."""
+    compiled = []
+    for route in routes:
+        regex, params, greedy = "", 0, 0
+        for segment in route.path.strip("/").split("/"):
+            if segment.startswith("{") and segment.endswith("+}"):
+                regex += f"/(?P<{segment[1:-2]}>.+)"
+                greedy += 1
+            elif segment.startswith("{") and segment.endswith("}"):
+                regex += f"/(?P<{segment[1:-1]}>[^/]+)"
+                params += 1
+            elif segment:
+                regex += "/" + re.escape(segment)
+        pattern = re.compile(f"^{regex or '/'}$")
+        compiled.append(CompiledRoute(route, pattern, (greedy, params, -len(route.path))))
+    return sorted(compiled, key=lambda c: c.specificity)
+
+
+class GatewayResponses:
+    """Renders API Gateway's own responses from the template's `GatewayResponses` (or AWS's defaults)."""
+
+    def __init__(self, responses: dict[str, dict[str, Any]]) -> None:
+        self.responses = responses
+
+    def render(self, response_type: str, message: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        status = _DEFAULT_STATUS.get(response_type, 500)
+        fallback = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        spec = self.responses.get(response_type) or self.responses.get(fallback) or {}
+        context = {
+            "context.requestId": request_id,
+            "context.error.responseType": response_type,
+            "context.error.message": message,
+        }
+        status = int(spec.get("StatusCode", status))
+        headers = {"content-type": "application/json"}
+        for name, value in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
+            value = str(value)
+            headers[name] = value.strip("'") if value.startswith("'") else context.get(value, "")
+        template = (spec.get("ResponseTemplates") or {}).get("application/json")
+        if template is None:
+            return status, headers, json.dumps({"message": message}).encode()
+        body = (
+            template.replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.responseType", response_type)
+            .replace("$context.requestId", request_id)
+        )
+        return status, headers, body.encode()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class LocalApi:
+    """Everything behind the HTTP server, callable without sockets (and so testable)."""
+
+    def __init__(
+        self,
+        *,
+        routes: list[Route],
+        pool: FunctionPool,
+        tokens: TokenService,
+        pool_ids: dict[str, str],
+        gateway_responses: dict[str, dict[str, dict[str, Any]]],
+        stage: str,
+        account_id: str,
+        token_pool_id: str | None,
+        client_lookup: Callable[[str, str], Any],
+        access_log: Callable[[str], None] = log.info,
+    ) -> None:
+        self.routes = compile_routes(routes)
+        self.pool = pool
+        self.tokens = tokens
+        self.pool_ids = pool_ids  # logical id of a user pool -> its physical id
+        self.gateway = {api: GatewayResponses(r) for api, r in gateway_responses.items()}
+        self.stage = stage
+        self.account_id = account_id
+        self.token_pool_id = token_pool_id
+        self.client_lookup = client_lookup
+        self.access_log = access_log
+
+    def _gateway(self, api_id: str | None, response_type: str, message: str, request_id: str) -> Reply:
+        renderer = self.gateway.get(api_id or "") or next(iter(self.gateway.values()), GatewayResponses({}))
+        status, headers, body = renderer.render(response_type, message, request_id)
+        return Reply(status, [*headers.items(), ("x-amzn-RequestId", request_id)], body)
+
+    # -- dispatch ----------------------------------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, client_ip: str) -> Reply:
+        request_id = str(uuid.uuid4())
+        split = urlsplit(raw_path)
+        path = unquote(split.path) or "/"
+        lower = {k.lower(): v for k, v in headers}
+        if path == "/oauth2/token":
+            return self._token(method, lower, body)
+        if path.endswith("/.well-known/jwks.json") and method == "GET":
+            return _json_reply(200, self.tokens.jwks())
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return self._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", request_id)
+        match = self._match(method, path)
+        if match is None:
+            return self._gateway(None, "MISSING_AUTHENTICATION_TOKEN", f"No route for {method} {path}", request_id)
+        compiled, path_params = match
+        route = compiled.route
+        claims = None
+        if route.authorizer is not None:
+            try:
+                pool_id = self.pool_ids[route.user_pool_id or ""]
+                claims = self.tokens.authorize(lower.get("authorization"), pool_id, route.scopes)
+            except AuthorizerDenied as denied:
+                return self._gateway(route.api_id, denied.response_type, denied.message, request_id)
+        event = self._event(route, method, path, split.query, headers, body, path_params, claims, request_id, client_ip)
+        try:
+            result = self.pool.invoke(route.function_id, event, request_id=request_id)
+        except FunctionTimeout:
+            return self._gateway(route.api_id, "INTEGRATION_TIMEOUT", "Endpoint request timed out", request_id)
+        except FunctionError as exc:
+            log.error("%s failed: %s", route.function_id, exc)
+            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id)
+        reply = _proxy_reply(result)
+        if reply is None:
+            log.error("%s returned a malformed Lambda proxy response", route.function_id)
+            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id)
+        reply.headers.append(("x-amzn-RequestId", request_id))
+        return reply
+
+    def _match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:
+        for compiled in self.routes:
+            found = compiled.pattern.match(path)
+            if found and compiled.route.method in (method, "ANY"):
+                return compiled, found.groupdict()
+        return None
+
+    def _token(self, method: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method != "POST":
+            return _json_reply(405, {"error": "invalid_request", "error_description": "use POST"})
+        if self.token_pool_id is None:
+            return _json_reply(404, {"error": "invalid_request", "error_description": "no user pool with a domain"})
+        pool_id = self.token_pool_id
+        try:
+            payload = self.tokens.token_response(pool_id, headers, body, lambda cid: self.client_lookup(pool_id, cid))
+        except OAuthError as err:
+            return _json_reply(err.status, err.body())
+        return _json_reply(200, payload)
+
+    def _event(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        path_params: dict[str, str],
+        claims: dict[str, Any] | None,
+        request_id: str,
+        client_ip: str,
+    ) -> dict[str, Any]:
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in headers:
+            multi_headers.setdefault(name, []).append(value)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            multi_query.setdefault(name, []).append(value)
+        try:
+            text, is_b64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+        now = datetime.now(UTC)
+        context: dict[str, Any] = {
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{self.stage}{path}",
+            "accountId": self.account_id,
+            "protocol": "HTTP/1.1",
+            "stage": self.stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": request_id,
+            "identity": {
+                "sourceIp": client_ip,
+                "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
+                "accountId": None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "accessKey": None,
+            },
+            "domainName": "localhost",
+            "apiId": "local",
+        }
+        if claims is not None:
+            context["authorizer"] = {"claims": claims}
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": text if body else None,
+            "isBase64Encoded": is_b64,
+        }
+
+
+def _json_reply(status: int, payload: Any) -> Reply:
+    return Reply(
+        status, [("content-type", "application/json"), ("cache-control", "no-store")], json.dumps(payload).encode()
+    )
+
+
+def _proxy_reply(result: Any) -> Reply | None:
+    """A Lambda proxy integration response -> HTTP; None when it is malformed (API Gateway answers 502)."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        return None
+    headers: list[tuple[str, str]] = []
+    for name, value in (result.get("headers") or {}).items():
+        headers.append((name, str(value)))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((name, str(v)) for v in values)
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        return None
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    return Reply(result["statusCode"], headers, data)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            # Do not read an oversized body; answer and close, as API Gateway does.
+            reply = self.server.api._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", str(uuid.uuid4()))
+            self.close_connection = True
+        else:
+            body = self.rfile.read(length) if length else b""
+            reply = self.server.api.handle(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
+        self.send_response(reply.status)
+        sent = {k.lower() for k, _ in reply.headers}
+        for name, value in reply.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        if "content-type" not in sent:
+            self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.server.api.access_log(f"{self.command} {self.path} -> {reply.status} ({elapsed_ms:.0f} ms)")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one access line per request is written by _serve
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, api: LocalApi) -> None:
+        super().__init__((host, port), _Handler)
+        self.api = api
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="api-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)

@@ -1,0 +1,258 @@
+"""The offline runtime: moto + the template's resources + the functions + the local API, in one process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import string
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from offline.auth import AppClient, TokenService, app_client_from_cognito
+from offline.cfn import Stack, load_template
+from offline.functions import FunctionPool
+from offline.gateway import ApiServer, LocalApi
+from offline.provision import provision
+from offline.sam import Application, read_application
+
+log = logging.getLogger("offline")
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEMO_APP_NAME = "demo-app"
+ADMIN_EMAIL = "admin@example.com"
+
+
+@dataclass
+class RuntimeConfig:
+    template: Path
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    moto_port: int = 0  # 0 = a free port
+    region: str = "us-east-1"
+    stack_name: str = "genai-local"
+    parameters: dict[str, str] = field(default_factory=dict)
+    max_concurrency: int = 4
+    prewarm: bool = True
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    scopes: tuple[str, ...]
+    admin_username: str | None
+    admin_password: str | None
+
+
+class OfflineRuntime:
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.moto: Any = None
+        self.api_server: ApiServer | None = None
+        self.pool: FunctionPool | None = None
+        self.stack: Stack | None = None
+        self.app: Application | None = None
+        self.credentials: Credentials | None = None
+        self._stoppers: list[Any] = []
+
+    # -- clients -----------------------------------------------------------------------------------------------
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.moto_url,
+            region_name=self.config.region,
+            aws_access_key_id="offline",
+            aws_secret_access_key="offline",  # noqa: S106 - moto accepts any credentials
+            config=Config(retries={"max_attempts": 2}),
+        )
+
+    # -- start/stop --------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self._start_moto()
+        self.stack = Stack(
+            load_template(cfg.template),
+            root=cfg.template.parent,
+            stack_name=cfg.stack_name,
+            region=cfg.region,
+            account_id=ACCOUNT_ID,
+            parameter_overrides=cfg.parameters,
+        )
+        provision(self.stack, self.client)
+        self.app = read_application(self.stack)
+        self.credentials = self._seed()
+        self.pool = FunctionPool(
+            self.app.functions,
+            base_env=self._function_env(),
+            log_dir=cfg.state_dir / "logs",
+            max_concurrency=cfg.max_concurrency,
+        )
+        self._start_api()
+        if cfg.prewarm:
+            for function_id in self.app.functions:
+                threading.Thread(target=self._warm, args=(function_id,), daemon=True).start()
+
+    def _warm(self, function_id: str) -> None:
+        try:
+            assert self.pool
+            self.pool.warm(function_id)
+        except Exception as exc:  # a function that cannot start reports it on its first request too
+            log.warning("could not start %s: %s", function_id, exc)
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        port = self.config.moto_port or _free_port()
+        # moto's Step Functions interpreter calls back into moto on MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.moto.start()
+        self.moto_port = port
+
+    def _function_env(self) -> dict[str, str]:
+        return {
+            "AWS_REGION": self.config.region,
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_ACCESS_KEY_ID": "offline",
+            "AWS_SECRET_ACCESS_KEY": "offline",
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "OFFLINE_RUNTIME": "1",
+        }
+
+    def _pool_ids(self) -> dict[str, str]:
+        assert self.stack
+        return {lid: self.stack.refs[lid] for lid, _ in self.stack.of_type("AWS::Cognito::UserPool")}
+
+    def _token_pool_id(self) -> str | None:
+        """The pool whose domain serves `/oauth2/token`: the one with a resource server (apps)."""
+        assert self.stack
+        for _, spec in self.stack.of_type("AWS::Cognito::UserPoolResourceServer"):
+            return str(self.stack.resolve(spec["Properties"]["UserPoolId"]))
+        return None
+
+    def _lookup_client(self, pool_id: str, client_id: str) -> AppClient | None:
+        try:
+            desc = self.client("cognito-idp").describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+        except ClientError:
+            return None
+        return app_client_from_cognito(desc["UserPoolClient"])
+
+    def _start_api(self) -> None:
+        cfg, stack, app = self.config, self.stack, self.app
+        assert stack and app and self.pool
+        tokens = TokenService(cfg.state_dir / "token-signing-key.pem", cfg.region)
+        stage = str(stack.parameters.get("Stage") or "local")
+        for _, spec in stack.of_type("AWS::Serverless::Api"):
+            stage = str(stack.resolve((spec.get("Properties") or {}).get("StageName", stage)))
+        api = LocalApi(
+            routes=app.routes,
+            pool=self.pool,
+            tokens=tokens,
+            pool_ids=self._pool_ids(),
+            gateway_responses=app.gateway_responses,
+            stage=stage,
+            account_id=ACCOUNT_ID,
+            token_pool_id=self._token_pool_id(),
+            client_lookup=self._lookup_client,
+        )
+        self.api_server = ApiServer(cfg.host, cfg.port, api)
+        self.api_server.start()
+
+    def stop(self) -> None:
+        for stopper in reversed(self._stoppers):
+            stopper()
+        if self.api_server:
+            self.api_server.stop()
+        if self.pool:
+            self.pool.close()
+        if self.moto:
+            self.moto.stop()
+
+    # -- demo app and admin --------------------------------------------------------------------------------------
+    def _seed(self) -> Credentials | None:
+        """A demo app with every scope and an admin user, created once and kept in the state folder."""
+        assert self.stack
+        path = self.config.state_dir / "credentials.json"
+        app_pool = self._token_pool_id()
+        if app_pool is None:
+            return None
+        idp = self.client("cognito-idp")
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if self._lookup_client(app_pool, saved["client_id"]) is not None:
+                return Credentials(**{**saved, "scopes": tuple(saved["scopes"])})
+        scopes = []
+        for _, spec in self.stack.of_type("AWS::Cognito::UserPoolResourceServer"):
+            props = self.stack.resolve(spec["Properties"])
+            scopes += [f"{props['Identifier']}/{s['ScopeName']}" for s in props.get("Scopes") or []]
+        client = idp.create_user_pool_client(
+            UserPoolId=app_pool,
+            ClientName=DEMO_APP_NAME,
+            GenerateSecret=True,
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=scopes,
+            AllowedOAuthFlowsUserPoolClient=True,
+        )["UserPoolClient"]
+        admin_user, admin_password = self._seed_admin(idp)
+        creds = Credentials(
+            client_id=client["ClientId"],
+            client_secret=client["ClientSecret"],
+            scopes=tuple(scopes),
+            admin_username=admin_user,
+            admin_password=admin_password,
+        )
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(creds.__dict__, indent=2))
+        return creds
+
+    def _seed_admin(self, idp: Any) -> tuple[str | None, str | None]:
+        assert self.stack
+        for _, spec in self.stack.of_type("AWS::Cognito::UserPoolGroup"):
+            props = self.stack.resolve(spec["Properties"])
+            if props.get("GroupName") != "admins":
+                continue
+            pool_id = props["UserPoolId"]
+            password = _password()
+            with contextlib.suppress(idp.exceptions.UsernameExistsException):
+                idp.admin_create_user(
+                    UserPoolId=pool_id,
+                    Username=ADMIN_EMAIL,
+                    UserAttributes=[
+                        {"Name": "email", "Value": ADMIN_EMAIL},
+                        {"Name": "email_verified", "Value": "true"},
+                    ],
+                    MessageAction="SUPPRESS",
+                )
+            idp.admin_set_user_password(UserPoolId=pool_id, Username=ADMIN_EMAIL, Password=password, Permanent=True)
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=ADMIN_EMAIL, GroupName="admins")
+            return ADMIN_EMAIL, password
+        return None, None
+
+
+def _password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    core = "".join(secrets.choice(alphabet) for _ in range(16))
+    return f"{core}!a1"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
