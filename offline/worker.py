@@ -70,13 +70,17 @@ def main() -> None:
         context = LambdaContext(request["request_id"], request["deadline"])
         try:
             result = handler(request["event"], context)
-            reply = json.dumps({"result": result})
         except Exception as exc:
             traceback.print_exc()
             reply = json.dumps({"error": _error(exc)})
         except BaseException as exc:  # SystemExit and friends end the environment, as in Lambda
             proto_out.write(json.dumps({"error": _error(exc), "exit": True}) + "\n")
             return
+        else:
+            try:
+                reply = json.dumps({"result": result})
+            except (TypeError, ValueError) as exc:
+                reply = json.dumps({"error": {**_error(exc), "errorType": "Runtime.MarshalError"}})
         proto_out.write(reply + "\n")
 
 
