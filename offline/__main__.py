@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         runtime.start()
-    except OSError as exc:
+    except Exception as exc:
+        logging.getLogger("offline").exception("cannot start the offline runtime")
         print(f"cannot start: {exc}", file=sys.stderr)
         runtime.stop()
         return 1

@@ -78,6 +78,8 @@ class Stack:
     refs: dict[str, str] = field(default_factory=dict)
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Resource types deliberately not created locally: refs to them resolve to "" without a warning.
+    unemulated_types: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.parameters = self._parameter_values()
@@ -159,7 +161,7 @@ class Stack:
         if name in self.refs:
             return self.refs[name]
         if name in self.resources:
-            self.warnings.append(f"Ref {name}: no local equivalent, resolved to an empty string")
+            self._warn_unresolved(name, f"Ref {name}")
             return ""
         raise TemplateError(f"Ref to unknown name {name}")
 
@@ -167,9 +169,13 @@ class Stack:
         if (name, attr) in self.attrs:
             return self.attrs[(name, attr)]
         if name in self.resources:
-            self.warnings.append(f"GetAtt {name}.{attr}: no local equivalent, resolved to an empty string")
+            self._warn_unresolved(name, f"GetAtt {name}.{attr}")
             return ""
         raise TemplateError(f"GetAtt of unknown resource {name}")
+
+    def _warn_unresolved(self, name: str, what: str) -> None:
+        if self.resources[name].get("Type") not in self.unemulated_types:
+            self.warnings.append(f"{what}: no local equivalent, resolved to an empty string")
 
     def _fn_ref(self, arg: Any) -> Any:
         return self.ref(arg)

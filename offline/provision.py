@@ -83,6 +83,7 @@ class Provisioner:
 
     # -- the run -----------------------------------------------------------------------------------------------
     def run(self) -> None:
+        self.stack.unemulated_types = frozenset(SKIPPED_TYPES)
         for logical_id in self.stack.creation_order():
             spec = self.stack.resources[logical_id]
             rtype = spec.get("Type", "")
@@ -143,14 +144,19 @@ class Provisioner:
             s3.create_bucket(Bucket=name)
         else:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.stack.region})
-        if props.get("CorsConfiguration"):
-            s3.put_bucket_cors(Bucket=name, CORSConfiguration=props["CorsConfiguration"])
-        encryption = props.get("BucketEncryption")
+        cors_rules = (props.get("CorsConfiguration") or {}).get("CorsRules")
+        if cors_rules:
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_cors_rule(r) for r in cors_rules]})
+        encryption = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
         if encryption:
-            s3.put_bucket_encryption(
-                Bucket=name,
-                ServerSideEncryptionConfiguration={"Rules": encryption["ServerSideEncryptionConfiguration"]},
-            )
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False)),
+                }
+                for rule in encryption
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         notification = props.get("NotificationConfiguration")
         if notification:
             # Queues may be created after the bucket (the queue policy names the bucket), so wire it last.
@@ -306,6 +312,12 @@ class Provisioner:
 
     def _api(self, logical_id: str, props: dict[str, Any]) -> None:
         self._set(logical_id, "local", RootResourceId="root")
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's CorsRule property names -> the S3 API's."""
+    renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
+    return {renamed.get(k, k): v for k, v in rule.items()}
 
 
 def provision(stack: Stack, client: Callable[[str], Any]) -> list[str]:

@@ -21,6 +21,7 @@ from offline.auth import AppClient, TokenService, app_client_from_cognito
 from offline.cfn import Stack, load_template
 from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
+from offline.persistence import DirtyTracker, StateStore, start_moto
 from offline.provision import provision
 from offline.sam import Application, read_application
 
@@ -94,6 +95,7 @@ class OfflineRuntime:
             parameter_overrides=cfg.parameters,
         )
         provision(self.stack, self.client)
+        self._restore_state()
         self.app = read_application(self.stack)
         self.credentials = self._seed()
         self.pool = FunctionPool(
@@ -115,14 +117,44 @@ class OfflineRuntime:
             log.warning("could not start %s: %s", function_id, exc)
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         port = self.config.moto_port or _free_port()
         # moto's Step Functions interpreter calls back into moto on MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self.moto.start()
+        self.tracker = DirtyTracker()
+        self.moto = start_moto(port, self.tracker)
         self.moto_port = port
+
+    def _restore_state(self) -> None:
+        """Put back what the last run saved, then keep saving what changes (every 2 s and at shutdown)."""
+        assert self.stack
+        self.store = StateStore(
+            self.config.state_dir / "aws", self.moto_url, self.config.region, ACCOUNT_ID, tracker=self.tracker
+        )
+        report = self.store.restore()
+        # Pools were re-created with new ids; the restore gave them their old ones back.
+        for fresh, restored in report.rekeyed_user_pools.items():
+            for key, value in list(self.stack.refs.items()):
+                self.stack.refs[key] = value.replace(fresh, restored)
+            for key, value in list(self.stack.attrs.items()):
+                self.stack.attrs[key] = value.replace(fresh, restored)
+        stop = threading.Event()
+
+        def save_loop() -> None:
+            while not stop.wait(2.0):
+                try:
+                    self.store.save_if_dirty()
+                except Exception:
+                    log.exception("saving the offline state failed; will retry")
+
+        saver = threading.Thread(target=save_loop, name="state-saver", daemon=True)
+        saver.start()
+
+        def final_save() -> None:
+            stop.set()
+            saver.join(timeout=5)
+            self.store.save_if_dirty()
+
+        self._stoppers.append(final_save)
 
     def _function_env(self) -> dict[str, str]:
         return {
@@ -174,10 +206,11 @@ class OfflineRuntime:
         self.api_server.start()
 
     def stop(self) -> None:
-        for stopper in reversed(self._stoppers):
-            stopper()
+        """Stop taking requests, stop the event sources, save the state, then end workers and moto."""
         if self.api_server:
             self.api_server.stop()
+        for stopper in reversed(self._stoppers):
+            stopper()
         if self.pool:
             self.pool.close()
         if self.moto:
