@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # moto logs every failed Step Functions task with a dump of the whole state; the execution history has it.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     started = time.monotonic()
     config = RuntimeConfig(
         template=args.template.resolve(),

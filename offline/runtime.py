@@ -23,6 +23,8 @@ from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
 from offline.persistence import DirtyTracker, StateStore, start_moto
 from offline.provision import provision
+from offline.sqs_events import SqsEventSources
+from offline.stepfunctions import enable_execution, install_lambda_dispatch
 from offline.sam import Application, read_application
 
 log = logging.getLogger("offline")
@@ -86,6 +88,8 @@ class OfflineRuntime:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self._start_moto()
+        # Before any state machine exists: moto only executes machines created while execution is on.
+        self._stoppers.append(enable_execution(self.moto_port))
         self.stack = Stack(
             load_template(cfg.template),
             root=cfg.template.parent,
@@ -104,6 +108,10 @@ class OfflineRuntime:
             log_dir=cfg.state_dir / "logs",
             max_concurrency=cfg.max_concurrency,
         )
+        self._stoppers.append(install_lambda_dispatch(self.pool))
+        sources = SqsEventSources.from_stack(self.client("sqs"), self.pool, self.app.sqs_sources, self.stack)
+        sources.start()
+        self._stoppers.append(sources.stop)
         self._start_api()
         if cfg.prewarm:
             for function_id in self.app.functions:
