@@ -9,6 +9,7 @@ endpoint and JWKS are served beside the API.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 import re
@@ -44,6 +45,8 @@ _DEFAULT_STATUS = {
     "DEFAULT_4XX": 400,
     "DEFAULT_5XX": 500,
 }
+# A Lambda proxy function that raises or answers malformed: API Gateway renders DEFAULT_5XX but with 502.
+_LAMBDA_ERROR = 502
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,11 @@ class GatewayResponses:
     def __init__(self, responses: dict[str, dict[str, Any]]) -> None:
         self.responses = responses
 
-    def render(self, response_type: str, message: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
-        status = _DEFAULT_STATUS.get(response_type, 500)
+    def render(
+        self, response_type: str, message: str, request_id: str, status: int | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """`status` is API Gateway's own status where it differs from the type's default (502 for a Lambda error)."""
+        status = status or _DEFAULT_STATUS.get(response_type, 500)
         fallback = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
         spec = self.responses.get(response_type) or self.responses.get(fallback) or {}
         context = {
@@ -138,9 +144,11 @@ class LocalApi:
         self.client_lookup = client_lookup
         self.access_log = access_log
 
-    def _gateway(self, api_id: str | None, response_type: str, message: str, request_id: str) -> Reply:
+    def _gateway(
+        self, api_id: str | None, response_type: str, message: str, request_id: str, status: int | None = None
+    ) -> Reply:
         renderer = self.gateway.get(api_id or "") or next(iter(self.gateway.values()), GatewayResponses({}))
-        status, headers, body = renderer.render(response_type, message, request_id)
+        status, headers, body = renderer.render(response_type, message, request_id, status)
         return Reply(status, [*headers.items(), ("x-amzn-RequestId", request_id)], body)
 
     # -- dispatch ----------------------------------------------------------------------------------------------
@@ -174,11 +182,11 @@ class LocalApi:
             return self._gateway(route.api_id, "INTEGRATION_TIMEOUT", "Endpoint request timed out", request_id)
         except FunctionError as exc:
             log.error("%s failed: %s", route.function_id, exc)
-            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id)
+            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id, _LAMBDA_ERROR)
         reply = _proxy_reply(result)
         if reply is None:
             log.error("%s returned a malformed Lambda proxy response", route.function_id)
-            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id)
+            return self._gateway(route.api_id, "DEFAULT_5XX", "Internal server error", request_id, _LAMBDA_ERROR)
         reply.headers.append(("x-amzn-RequestId", request_id))
         return reply
 
@@ -288,7 +296,10 @@ def _proxy_reply(result: Any) -> Reply | None:
     body = result.get("body") or ""
     if not isinstance(body, str):
         return None
-    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    try:
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    except binascii.Error:
+        return None
     return Reply(result["statusCode"], headers, data)
 
 

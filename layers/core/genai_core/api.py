@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import json
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from genai_core.config import get_settings
 from genai_core.errors import (
@@ -97,6 +99,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _validation(exc: RequestValidationError) -> Response:
         return error_response(_describe_validation(exc))
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(UnsupportedMediaType("send the request body as application/json"))
+
     @app.not_found
     def _not_found(_exc: NotFoundError) -> Response:
         event = app.current_event
@@ -126,27 +132,26 @@ def _body_size(body: str, is_base64: bool) -> int:
     return len(body.encode())
 
 
-def guard_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Refuse oversized and non-JSON bodies before any route code runs."""
-    event = app.current_event
-    body = event.body
-    if body:
-        size = _body_size(body, bool(event.is_base64_encoded))
-        limit = get_settings().max_body_bytes
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is {size} bytes; the limit is {limit} bytes")
-        if event.http_method.upper() in _BODY_METHODS:
-            content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
-            if content_type.split(";")[0].strip() != "application/json":
-                shown = content_type or "no Content-Type header"
-                raise UnsupportedMediaType(f"send the request body as application/json (got {shown})")
-    return next_middleware(app)
+def check_body(event: dict[str, Any]) -> None:
+    """Refuse oversized and non-JSON bodies before routing, validation or any route code runs."""
+    body = event.get("body")
+    if not body:
+        return
+    size = _body_size(body, bool(event.get("isBase64Encoded")))
+    limit = get_settings().max_body_bytes
+    if size > limit:
+        raise PayloadTooLarge(f"the request body is {size} bytes; the limit is {limit} bytes")
+    if str(event.get("httpMethod", "")).upper() in _BODY_METHODS:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        content_type = str(headers.get("content-type") or "").lower()
+        if content_type.split(";")[0].strip() != "application/json":
+            shown = content_type or "no Content-Type header"
+            raise UnsupportedMediaType(f"send the request body as application/json (got {shown})")
 
 
 def create_app() -> APIGatewayRestResolver:
-    """A REST resolver with validation, the body guards and the error mapping wired in."""
+    """A REST resolver with validation and the error mapping wired in (the body guards run in `handle`)."""
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use(middlewares=[guard_body])
     register_error_handlers(app)
     return app
 
@@ -155,15 +160,29 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
     return caller_from_event(app.current_event.raw_event)
 
 
+def _proxy_error(exc: GenAIError) -> dict[str, Any]:
+    response = error_response(exc)
+    headers = {"Content-Type": [content_types.APPLICATION_JSON]}
+    headers.update({k: [str(v)] for k, v in (response.headers or {}).items()})
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": headers,
+        "body": json.dumps(response.body),
+        "isBase64Encoded": False,
+    }
+
+
 def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve the event and stamp the API Gateway request id on the response, success or error alike."""
-    response = app.resolve(event, context)
+    """Guard the body, resolve the event, and stamp the API Gateway request id on the response."""
+    try:
+        check_body(event)
+    except GenAIError as exc:
+        response = _proxy_error(exc)
+    else:
+        response = app.resolve(event, context)
     request_id = (event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "")
     if "multiValueHeaders" in response:
         response["multiValueHeaders"][REQUEST_ID_HEADER] = [request_id]
     else:
         response.setdefault("headers", {})[REQUEST_ID_HEADER] = request_id
     return response
-
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
