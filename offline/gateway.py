@@ -351,7 +351,7 @@ class ApiServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="api-server", daemon=True)

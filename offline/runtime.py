@@ -23,9 +23,9 @@ from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
 from offline.persistence import DirtyTracker, StateStore, start_moto
 from offline.provision import provision
+from offline.sam import Application, read_application
 from offline.sqs_events import SqsEventSources
 from offline.stepfunctions import enable_execution, install_lambda_dispatch
-from offline.sam import Application, read_application
 
 log = logging.getLogger("offline")
 
@@ -141,10 +141,10 @@ class OfflineRuntime:
         report = self.store.restore()
         # Pools were re-created with new ids; the restore gave them their old ones back.
         for fresh, restored in report.rekeyed_user_pools.items():
-            for key, value in list(self.stack.refs.items()):
-                self.stack.refs[key] = value.replace(fresh, restored)
-            for key, value in list(self.stack.attrs.items()):
-                self.stack.attrs[key] = value.replace(fresh, restored)
+            for name, value in list(self.stack.refs.items()):
+                self.stack.refs[name] = value.replace(fresh, restored)
+            for attr, value in list(self.stack.attrs.items()):
+                self.stack.attrs[attr] = value.replace(fresh, restored)
         stop = threading.Event()
 
         def save_loop() -> None:

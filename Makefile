@@ -1,0 +1,78 @@
+# Everything a developer or CI needs. `make run` starts the platform offline; `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY      ?= $(shell tools/find-python.sh 3.13)
+SAM_PY  ?= $(shell tools/find-python.sh 3.11)
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+SAM_VENV := .sam-venv
+SAM     := $(SAM_VENV)/bin/sam
+PORT    ?= 3000
+STATE   ?= .local
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv sam-venv run reset lint format validate build pytest test unit integration e2e bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt layers/core/requirements.txt
+	@echo "creating $(VENV) with $(PY)"
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(VPY) -m pip install -q -r requirements/dev.txt 2>&1 | grep -v "is ignored" || true
+	$(VPY) -c "import aws_lambda_powertools, moto, jwt, pytest"  # fail here, not later, if an install broke
+	touch $@
+
+venv: $(VENV)/.installed ## the app's virtualenv (Python 3.13 where present), pinned requirements
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	@echo "creating $(SAM_VENV) with $(SAM_PY)"
+	$(SAM_PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt 2>&1 | grep -v "is ignored" || true
+	$(SAM) --version
+	touch $@
+
+sam-venv: $(SAM_VENV)/.installed ## the SAM CLI in a virtualenv of its own (it pins its own boto3)
+
+run: venv ## start the whole platform offline on 127.0.0.1:$(PORT) (state in $(STATE)/)
+	$(VPY) -m offline run --port $(PORT) --state-dir $(STATE)
+
+reset: ## wipe the offline state (tables, files, credentials, logs)
+	rm -rf $(STATE)
+	@echo "removed $(STATE)"
+
+lint: venv ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/core/genai_core offline tools functions
+
+format: venv ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+validate: venv sam-venv ## sam validate --lint and the state machine checks
+	$(SAM) validate --lint
+	$(VPY) tools/check_asl.py template.yaml
+
+build: sam-venv ## sam build, with the Lambda runtime's Python on PATH
+	PATH="$(dir $(PY)):$$PATH" $(SAM) build --cached
+
+pytest: venv ## all tests: unit, contract, integration and e2e (the e2e ones start the offline runtime)
+	$(VPY) -m pytest
+
+unit: venv
+	$(VPY) -m pytest tests/unit tests/contract
+
+integration: venv
+	$(VPY) -m pytest tests/integration
+
+e2e: venv
+	$(VPY) -m pytest tests/e2e
+
+test: lint validate build pytest ## every check: lint, template validation, build, tests
+
+clean: ## remove build output and caches (not the virtualenvs or the offline state)
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,103 @@
+"""A started offline runtime (`python -m offline run`), driven over HTTP like a user would."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port
+
+
+@dataclass
+class Platform:
+    url: str
+    moto_url: str
+    state_dir: Path
+    credentials: dict[str, Any]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def token(self, scope: str | None = None, client_id: str | None = None, secret: str | None = None) -> str:
+        data = {"grant_type": "client_credentials"}
+        if scope:
+            data["scope"] = scope
+        auth = (client_id or self.credentials["client_id"], secret or self.credentials["client_secret"])
+        response = requests.post(f"{self.url}/oauth2/token", data=data, auth=auth, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client on the runtime's moto, to look at (or arrange) what the platform stored."""
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="offline",
+            aws_secret_access_key="offline",
+        )
+
+
+def start_platform(state_dir: Path, log_path: Path) -> Platform:
+    port, moto_port = free_port(), free_port()
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "offline",
+            "run",
+            "--port",
+            str(port),
+            "--moto-port",
+            str(moto_port),
+            "--state-dir",
+            str(state_dir),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the offline runtime exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if requests.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"the offline runtime did not serve /v1/health within 90 s:\n{log_path.read_text()}")
+    credentials = json.loads((state_dir / "credentials.json").read_text())
+    return Platform(url, f"http://127.0.0.1:{moto_port}", state_dir, credentials, process, log_path)
+
+
+def stop_platform(platform: Platform) -> int:
+    platform.process.send_signal(signal.SIGINT)
+    try:
+        return platform.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        platform.process.kill()
+        raise
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    base = tmp_path_factory.mktemp("platform")
+    running = start_platform(base / "state", base / "runtime.log")
+    yield running
+    stop_platform(running)
