@@ -55,7 +55,7 @@ format: venv ## apply ruff's fixes and formatting
 
 validate: venv sam-venv ## sam validate --lint and the state machine checks
 	$(SAM) validate --lint
-	$(VPY) tools/check_asl.py template.yaml
+	$(VPY) -m tools.check_asl template.yaml
 
 build: sam-venv ## sam build, with the Lambda runtime's Python on PATH
 	PATH="$(dir $(PY)):$$PATH" $(SAM) build --cached

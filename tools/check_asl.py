@@ -1,6 +1,7 @@
 """Check the Step Functions definitions that a SAM template points at.
 
-`python tools/check_asl.py template.yaml` loads every `AWS::Serverless::StateMachine` definition (DefinitionUri or
+`python -m tools.check_asl template.yaml` (from the repository root) loads every
+`AWS::Serverless::StateMachine` definition (DefinitionUri or
 inline Definition) and reports, naming the file and the state:
 
 - invalid JSON, a missing or unknown `StartAt`;
@@ -23,40 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from offline.cfn import load_template
 
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 # States that decide their own way out; every other type needs `Next` or `End: true`.
 _SELF_ROUTED = {"Choice", "Succeed", "Fail"}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation short tags (`!Ref X`, `!GetAtt A.B`, `!Sub ...`) as their long form."""
-
-
-def _construct_short_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_short_tag)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        template = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    if not isinstance(template, dict):
-        raise ValueError(f"{path}: not a CloudFormation template")
-    return template
 
 
 @dataclass(frozen=True)
@@ -210,7 +182,7 @@ def check_template(template_path: Path) -> tuple[list[str], list[StateMachineSpe
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python tools/check_asl.py template.yaml", file=sys.stderr)
+        print("usage: python -m tools.check_asl template.yaml", file=sys.stderr)
         return 2
     problems, specs = check_template(Path(args[0]))
     if problems:

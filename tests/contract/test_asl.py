@@ -72,7 +72,7 @@ def problems_of(tmp_path: Path, definition: dict[str, Any] | str, substitutions:
 
 def test_the_repository_template_passes(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN the repository's template and the definitions it points at
-    # WHEN the checker runs as `python tools/check_asl.py template.yaml`
+    # WHEN the checker runs as `python -m tools.check_asl template.yaml`
     status = main([str(ROOT / "template.yaml")])
 
     # THEN it exits 0 with one OK line naming the ingestion state machine

@@ -13,27 +13,24 @@ from genai_core.config import get_settings
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 
+def _options(region: str | None) -> dict[str, Any]:
+    """Region, endpoint (`AWS_ENDPOINT_URL`: the offline runtime's moto) and retry settings for every client."""
+    settings = get_settings()
+    return {"region_name": region or settings.region, "endpoint_url": settings.endpoint_url, "config": _CONFIG}
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 @cache
 def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client for `service`, honouring `AWS_ENDPOINT_URL` (offline runtime, moto) when it is set."""
-    settings = get_settings()
-    session = boto3.session.Session()
-    return session.client(
-        service,  # type: ignore[call-overload]
-        region_name=region or settings.region,
-        endpoint_url=settings.endpoint_url,
-        config=_CONFIG,
-    )
+    """A boto3 client for `service`."""
+    return _session().client(service, **_options(region))  # type: ignore[call-overload]
 
 
 @cache
 def resource(service: str, region: str | None = None) -> Any:
-    """A boto3 resource (DynamoDB tables mostly), with the same endpoint rules as `client`."""
-    settings = get_settings()
-    session = boto3.session.Session()
-    return session.resource(
-        service,  # type: ignore[call-overload]
-        region_name=region or settings.region,
-        endpoint_url=settings.endpoint_url,
-        config=_CONFIG,
-    )
+    """A boto3 resource (DynamoDB tables mostly), with the same settings as `client`."""
+    return _session().resource(service, **_options(region))  # type: ignore[call-overload]
