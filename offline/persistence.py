@@ -189,6 +189,27 @@ class DirtyTracker:
             self._dirty.clear()
 
 
+class SerializedWrites:
+    """WSGI middleware applying the mutating requests of some services one at a time.
+
+    moto serves requests on many threads and evaluates conditional writes and transactions as check-then-apply in
+    Python, so two concurrent conditional writes can both pass their condition. DynamoDB makes each of them atomic;
+    serializing DynamoDB's mutating requests gives the local emulation the same guarantee.
+    """
+
+    def __init__(self, app: WSGIApplication, services: frozenset[str] = frozenset({"dynamodb"})) -> None:
+        self.app = app
+        self.services = services
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        service, mutating = _service_and_mutation(environ)
+        if mutating and service in self.services:
+            with self._lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
 class MotoServer:
     """moto's server app on a background thread, like ``moto.server.ThreadedMotoServer``, with a tracker in front.
 
@@ -208,7 +229,7 @@ class MotoServer:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
-        app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+        app: WSGIApplication = SerializedWrites(DomainDispatcherApplication(create_backend_app))
         if self.tracker is not None:
             self.tracker.app = app
             app = self.tracker
