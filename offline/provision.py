@@ -85,18 +85,22 @@ class Provisioner:
     def run(self) -> None:
         self.stack.unemulated_types = frozenset(SKIPPED_TYPES)
         for logical_id in self.stack.creation_order():
-            spec = self.stack.resources[logical_id]
-            rtype = spec.get("Type", "")
-            handler = self._handlers.get(rtype)
-            if handler is None:
-                if rtype not in SKIPPED_TYPES:
-                    self.stack.warnings.append(f"{logical_id}: {rtype} is not emulated offline")
-                self.skipped.append(logical_id)
-                continue
-            props = self.stack.resolve(spec.get("Properties") or {})
-            handler(logical_id, props)
+            self.create(logical_id)
         for step in self._deferred:
             step()
+
+    def create(self, logical_id: str) -> bool:
+        """Create one resource (its dependencies must exist already); False when its type is not emulated."""
+        spec = self.stack.resources[logical_id]
+        rtype = spec.get("Type", "")
+        handler = self._handlers.get(rtype)
+        if handler is None:
+            if rtype not in SKIPPED_TYPES:
+                self.stack.warnings.append(f"{logical_id}: {rtype} is not emulated offline")
+            self.skipped.append(logical_id)
+            return False
+        handler(logical_id, self.stack.resolve(spec.get("Properties") or {}))
+        return True
 
     # -- handlers ----------------------------------------------------------------------------------------------
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:

@@ -37,6 +37,27 @@ class Platform:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    def new_app(self, name: str, scopes: list[str]) -> tuple[str, str]:
+        """Onboard another app (a client of the apps pool) with `scopes`; returns (client_id, client_secret)."""
+        idp = self.aws("cognito-idp")
+        pools = idp.list_user_pools(MaxResults=10)["UserPools"]
+        pool_id = next(p["Id"] for p in pools if p["Name"].endswith("-apps"))
+        client = idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=name,
+            GenerateSecret=True,
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=scopes,
+            AllowedOAuthFlowsUserPoolClient=True,
+        )["UserPoolClient"]
+        return client["ClientId"], client["ClientSecret"]
+
+    def session(self, token: str | None = None) -> requests.Session:
+        """An HTTP session that sends `token` (default: a token of the demo app with every scope)."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token or self.token()}"
+        return session
+
     def aws(self, service: str) -> Any:
         """A boto3 client on the runtime's moto, to look at (or arrange) what the platform stored."""
         return boto3.client(

@@ -92,15 +92,8 @@ def test_whoami_with_a_token_lacking_every_genai_scope_is_403(platform: Platform
         Name="Reports",
         Scopes=[{"ScopeName": "read", "ScopeDescription": "r"}],
     )
-    other = idp.create_user_pool_client(
-        UserPoolId=app_pool,
-        ClientName="reports-only",
-        GenerateSecret=True,
-        AllowedOAuthFlows=["client_credentials"],
-        AllowedOAuthScopes=["reports/read"],
-        AllowedOAuthFlowsUserPoolClient=True,
-    )["UserPoolClient"]
-    token = platform.token(client_id=other["ClientId"], secret=other["ClientSecret"])
+    client_id, secret = platform.new_app("reports-only", ["reports/read"])
+    token = platform.token(client_id=client_id, secret=secret)
     # WHEN it calls whoami
     response = requests.get(f"{platform.url}/v1/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     # THEN the authorizer refuses it for want of scope

@@ -83,7 +83,8 @@ def _describe_validation(exc: RequestValidationError) -> InvalidRequest:
     for e in errors:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or "body"
-        parts.append(f"{field}: {e.get('msg', 'is invalid')}")
+        message = str(e.get("msg", "is invalid")).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}")
     first = next((str(p) for p in errors[0].get("loc", ())[1:]), None) if errors else None
     return InvalidRequest("invalid request: " + "; ".join(parts), code="invalid_parameter", param=first)
 
@@ -173,7 +174,10 @@ def _proxy_error(exc: GenAIError) -> dict[str, Any]:
 
 
 def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Guard the body, resolve the event, and stamp the API Gateway request id on the response."""
+    """Guard the body, resolve the event, and stamp the request id and `no-store` on the response.
+
+    Responses are per caller and change when a label moves, so no cache between the app and the API may keep them.
+    """
     try:
         check_body(event)
     except GenAIError as exc:
@@ -181,8 +185,9 @@ def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> 
     else:
         response = app.resolve(event, context)
     request_id = (event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "")
+    stamped = {REQUEST_ID_HEADER: request_id, "Cache-Control": "no-store"}
     if "multiValueHeaders" in response:
-        response["multiValueHeaders"][REQUEST_ID_HEADER] = [request_id]
+        response["multiValueHeaders"].update({k: [v] for k, v in stamped.items()})
     else:
-        response.setdefault("headers", {})[REQUEST_ID_HEADER] = request_id
+        response.setdefault("headers", {}).update(stamped)
     return response

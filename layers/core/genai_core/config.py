@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ConfigurationError(RuntimeError):
     """The function's environment is incomplete or invalid: fail at cold start, not mid-request."""
+
+
+S = TypeVar("S", bound="Settings")
 
 
 class Settings(BaseModel):
@@ -25,10 +29,15 @@ class Settings(BaseModel):
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Parse settings from `environ` (default: the process environment), naming every missing/invalid value."""
+    """Parse the platform settings from `environ` (default: the process environment)."""
+    return load_area_settings(Settings, environ)
+
+
+def load_area_settings(model: type[S], environ: dict[str, str] | None = None) -> S:
+    """Parse `model` (Settings plus what one area needs), naming every missing or invalid value."""
     env = dict(os.environ if environ is None else environ)
     try:
-        return Settings.model_validate(env)
+        return model.model_validate(env)
     except ValidationError as exc:
         problems = ", ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid function configuration: {problems}") from None

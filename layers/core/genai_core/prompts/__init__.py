@@ -1,0 +1,1 @@
+"""Prompt management: immutable versions, movable labels, `{{variable}}` templates and rendering."""
