@@ -559,6 +559,19 @@ def test_a_json_content_type_with_a_charset_is_accepted(app: APIGatewayRestResol
     assert response["statusCode"] == 200
 
 
+def test_a_post_without_the_body_its_route_needs_is_a_400_saying_so(app: APIGatewayRestResolver) -> None:
+    # GIVEN a POST to a route with a body model, without any body
+    event = proxy_event("POST", "/items", content_type=None)
+
+    # WHEN it is handled
+    response = handle(app, event, CONTEXT)
+
+    # THEN a 400 says a JSON body is needed
+    assert response["statusCode"] == 400
+    error = error_of(response)
+    assert (error["code"], error["message"]) == ("body_required", "this route needs a JSON request body")
+
+
 def test_a_post_without_a_body_is_not_asked_for_a_content_type(app: APIGatewayRestResolver) -> None:
     # GIVEN a POST without body or Content-Type
     event = proxy_event("POST", "/ping", content_type=None)

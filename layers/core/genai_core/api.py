@@ -79,6 +79,8 @@ def _describe_validation(exc: RequestValidationError) -> InvalidRequest:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidRequest("the request body is not valid JSON", code="invalid_json")
+    if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing" for e in errors):
+        return InvalidRequest("this route needs a JSON request body", code="body_required")
     parts = []
     for e in errors:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
