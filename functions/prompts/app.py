@@ -5,11 +5,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_core.api import create_app, current_caller, handle
 from genai_core.identity import Caller
-from genai_core.observability import logger
+from genai_core.observability import logger, metrics
 from genai_core.pagination import parse_limit
 from genai_core.prompts import views
 from genai_core.prompts.models import CreatePromptRequest, RenderRequest, SetLabelRequest
@@ -28,6 +29,7 @@ def _caller(scope: str) -> Caller:
 @app.post("/v1/prompts")
 def create_prompt(body: CreatePromptRequest) -> Response[dict[str, Any]]:
     resolved = get_prompt_service().create_version(_caller(WRITE).app_id, body)
+    metrics.add_metric(name="PromptVersionsSaved", unit=MetricUnit.Count, value=1)
     return Response(201, content_types.APPLICATION_JSON, views.version_json(resolved.version, resolved.labels))
 
 
@@ -88,9 +90,11 @@ def render_prompt(name: str, body: RenderRequest) -> dict[str, Any]:
     rendered = get_prompt_service().render(
         _caller(READ).app_id, name, body.variables, version=body.version, label=body.label
     )
+    metrics.add_metric(name="PromptsRendered", unit=MetricUnit.Count, value=1)
     return views.rendered_json(rendered)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(app, event, context)

@@ -110,3 +110,20 @@ def test_a_token_without_the_write_scope_cannot_save_even_if_the_authorizer_let_
     status, body = invoke(prompts, ev)
     assert status == 403
     assert body["error"]["code"] == "insufficient_scope"
+
+
+def test_saves_and_renders_are_counted_in_cloudwatch_metrics(
+    prompts: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke(prompts, event("prompts_create"))
+    invoke(
+        prompts,
+        event(
+            "prompts_render",
+            body=json.dumps({"variables": {"customer": "A", "topic": "B", "tone": "C"}, "label": "latest"}),
+        ),
+    )
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = [m["Name"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert names == ["PromptVersionsSaved", "PromptsRendered"]
+    assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GenAIPlatform" for doc in emf)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-metrics = Metrics()
+# The template sets POWERTOOLS_METRICS_NAMESPACE; the default keeps a function without it from failing at flush.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GenAIPlatform"))

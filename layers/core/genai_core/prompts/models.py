@@ -140,15 +140,3 @@ class PromptVersion(BaseModel):
     parameters: dict[str, Any] | None = None
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
-
-
-class PromptHead(BaseModel):
-    """What an app's prompt list shows: the name, its newest version and where its labels point."""
-
-    name: str
-    latest_version: int
-    labels: dict[str, int]
-    created_at: datetime
-    updated_at: datetime
-    description: str | None = None
-    tags: list[str] = Field(default_factory=list)

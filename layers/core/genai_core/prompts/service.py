@@ -208,9 +208,8 @@ class PromptService:
     ) -> Rendered:
         """Fill the resolved version's variables; a missing or unknown variable is a 400 that names it."""
         resolved = self.get(app_id, name, version=version, label=label).version
-        templating.check_variables(resolved.variables, variables)
         if resolved.template is not None:
-            return Rendered(resolved, templating.parse(resolved.template).render(variables), None)
+            return Rendered(resolved, templating.render_text(resolved.template, variables), None)
         messages = [m.model_dump(exclude_none=True) for m in resolved.messages or []]
         return Rendered(resolved, None, templating.render_messages(messages, variables))
 
