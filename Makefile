@@ -74,5 +74,8 @@ e2e: venv
 
 test: lint validate build pytest ## every check: lint, template validation, build, tests
 
+bench: venv ## API latency through the offline runtime, as ratios to /v1/health in the same run
+	$(VPY) bench/api_latency.py
+
 clean: ## remove build output and caches (not the virtualenvs or the offline state)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
