@@ -67,6 +67,8 @@ class OfflineRuntime:
         self.app: Application | None = None
         self.credentials: Credentials | None = None
         self._stoppers: list[Any] = []
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # -- clients -----------------------------------------------------------------------------------------------
     @property
@@ -74,14 +76,18 @@ class OfflineRuntime:
         return f"http://127.0.0.1:{self.moto_port}"
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.moto_url,
-            region_name=self.config.region,
-            aws_access_key_id="offline",
-            aws_secret_access_key="offline",  # noqa: S106 - moto accepts any credentials
-            config=Config(retries={"max_attempts": 2}),
-        )
+        """A boto3 client on the local moto, created once per service (creation is not thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.moto_url,
+                    region_name=self.config.region,
+                    aws_access_key_id="offline",
+                    aws_secret_access_key="offline",  # noqa: S106 - moto accepts any credentials
+                    config=Config(retries={"max_attempts": 2}),
+                )
+            return self._clients[service]
 
     # -- start/stop --------------------------------------------------------------------------------------------
     def start(self) -> None:
