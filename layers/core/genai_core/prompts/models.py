@@ -34,20 +34,25 @@ def is_valid_label(label: str) -> bool:
     return bool(_label_re.match(label))
 
 
-def _checked_name(name: str) -> str:
+LATEST_RESERVED = "'latest' is automatic: it always points at the newest version and cannot be set or removed"
+
+
+def checked_name(name: str) -> str:
+    """`name` if it is a valid prompt name, else ValueError saying what is allowed."""
     if not is_valid_name(name):
         raise ValueError(f"invalid prompt name {name[:140]!r}: use {NAME_RULE}")
     return name
 
 
-def _checked_label(label: str) -> str:
+def checked_label(label: str) -> str:
+    """`label` if it is a valid label, else ValueError saying what is allowed."""
     if not is_valid_label(label):
         raise ValueError(f"invalid label {label[:80]!r}: use {LABEL_RULE}")
     return label
 
 
-PromptName = Annotated[str, AfterValidator(_checked_name)]
-Label = Annotated[str, AfterValidator(_checked_label)]
+PromptName = Annotated[str, AfterValidator(checked_name)]
+Label = Annotated[str, AfterValidator(checked_label)]
 Role = Literal["system", "developer", "user", "assistant"]
 
 
@@ -108,7 +113,7 @@ class CreatePromptRequest(BaseModel):
     @classmethod
     def _no_latest(cls, labels: list[str]) -> list[str]:
         if LATEST in labels:
-            raise ValueError("'latest' is automatic: it always points at the newest version")
+            raise ValueError(LATEST_RESERVED)
         return list(dict.fromkeys(labels))
 
 

@@ -21,13 +21,13 @@ from genai_core.errors import Conflict, InvalidRequest, NotFound
 from genai_core.pagination import decode_token, encode_token
 from genai_core.prompts import template as templating
 from genai_core.prompts.models import (
-    LABEL_RULE,
     LATEST,
-    NAME_RULE,
+    LATEST_RESERVED,
     PRODUCTION,
     CreatePromptRequest,
     PromptVersion,
-    is_valid_label,
+    checked_label,
+    checked_name,
     is_valid_name,
 )
 from genai_core.prompts.repository import DynamoPromptRepository, Head, LabelTargetMissing, PromptRepository
@@ -68,28 +68,25 @@ def labels_of(head: Head) -> dict[str, int]:
     return {**head.labels, LATEST: head.latest_version}
 
 
+def labels_pointing_at(labels: dict[str, int], version: int) -> list[str]:
+    return sorted(label for label, number in labels.items() if number == version)
+
+
 def check_name(name: str) -> None:
-    if not is_valid_name(name):
-        raise InvalidRequest(
-            f"invalid prompt name {name[:140]!r}: use {NAME_RULE}",
-            code="invalid_prompt_name",
-            param="name",
-        )
+    """A path's prompt name, checked by the same rule as a body's."""
+    try:
+        checked_name(name)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_prompt_name", param="name") from None
 
 
 def check_label(label: str, *, movable: bool = False) -> None:
-    if not is_valid_label(label):
-        raise InvalidRequest(
-            f"invalid label {label[:80]!r}: use {LABEL_RULE}",
-            code="invalid_label",
-            param="label",
-        )
+    try:
+        checked_label(label)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_label", param="label") from None
     if movable and label == LATEST:
-        raise InvalidRequest(
-            "'latest' is automatic: it always points at the newest version and cannot be moved or removed",
-            code="label_reserved",
-            param="label",
-        )
+        raise InvalidRequest(LATEST_RESERVED, code="label_reserved", param="label")
 
 
 def _variables(request: CreatePromptRequest) -> list[str]:
@@ -216,12 +213,12 @@ class PromptService:
     def list_prompts(self, app_id: str, *, prefix: str, limit: int, next_token: str | None) -> Listing:
         if prefix and not is_valid_name(prefix):
             raise InvalidRequest(f"invalid name prefix {prefix!r}", code="invalid_prompt_name", param="prefix")
-        page = self.repository.list_heads(app_id, prefix, limit, self._start(next_token))
+        page = self.repository.list_heads(app_id, prefix, limit, decode_token(next_token))
         return Listing(page.items, encode_token(page.next_key))
 
     def list_versions(self, app_id: str, name: str, *, limit: int, next_token: str | None) -> VersionListing:
         head = self._head(app_id, name)
-        page = self.repository.list_versions(app_id, head, limit, self._start(next_token))
+        page = self.repository.list_versions(app_id, head, limit, decode_token(next_token))
         return VersionListing(page.items, labels_of(head), encode_token(page.next_key))
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -233,13 +230,8 @@ class PromptService:
         return head
 
     @staticmethod
-    def _start(next_token: str | None) -> dict[str, Any] | None:
-        return decode_token(next_token)
-
-    @staticmethod
     def _resolved(head: Head, version: PromptVersion, by: ResolvedBy, label: str | None) -> Resolved:
-        pointing = sorted(k for k, v in labels_of(head).items() if v == version.version)
-        return Resolved(version, pointing, by, label)
+        return Resolved(version, labels_pointing_at(labels_of(head), version.version), by, label)
 
 
 class PromptsSettings(Settings):

@@ -7,7 +7,7 @@ from typing import Any
 
 from genai_core.prompts.models import PromptVersion
 from genai_core.prompts.repository import Head
-from genai_core.prompts.service import Listing, Rendered, Resolved, VersionListing, labels_of
+from genai_core.prompts.service import Listing, Rendered, Resolved, VersionListing, labels_of, labels_pointing_at
 
 
 def _iso(moment: datetime) -> str:
@@ -46,10 +46,7 @@ def listing_json(listing: Listing) -> dict[str, Any]:
 
 
 def versions_json(listing: VersionListing) -> dict[str, Any]:
-    data = []
-    for version in listing.versions:
-        pointing = sorted(k for k, v in listing.labels.items() if v == version.version)
-        data.append(version_json(version, pointing))
+    data = [version_json(v, labels_pointing_at(listing.labels, v.version)) for v in listing.versions]
     return {"data": data, "next_token": listing.next_token}
 
 
