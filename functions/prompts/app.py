@@ -9,89 +9,84 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genai_core.api import create_app, current_caller, handle
-from genai_core.identity import Caller
 from genai_core.observability import logger, metrics
 from genai_core.pagination import parse_limit
 from genai_core.prompts import views
-from genai_core.prompts.models import CreatePromptRequest, RenderRequest, SetLabelRequest
+from genai_core.prompts.models import MAX_VERSION, CreatePromptRequest, RenderRequest, SetLabelRequest
 from genai_core.prompts.service import get_prompt_service
+from genai_core.scopes import PROMPTS_READ, PROMPTS_WRITE, needs
 
-READ, WRITE = "genai/prompts.read", "genai/prompts.write"
+READ, WRITE = needs(PROMPTS_READ), needs(PROMPTS_WRITE)
+TAGS = ["Prompts"]
 app = create_app()
 
 
-def _caller(scope: str) -> Caller:
-    caller = current_caller(app)
-    caller.require_any_scope(scope)
-    return caller
+def _app_id() -> str:
+    return current_caller(app).app_id
 
 
-@app.post("/v1/prompts")
-def create_prompt(body: CreatePromptRequest) -> Response[dict[str, Any]]:
-    resolved = get_prompt_service().create_version(_caller(WRITE).app_id, body)
+@app.post("/v1/prompts", security=WRITE, tags=TAGS, status_code=201, summary="Create a prompt or its next version")
+def create_prompt(body: CreatePromptRequest) -> Response[views.PromptVersionView]:
+    resolved = get_prompt_service().create_version(_app_id(), body)
     metrics.add_metric(name="PromptVersionsSaved", unit=MetricUnit.Count, value=1)
-    return Response(201, content_types.APPLICATION_JSON, views.version_json(resolved.version, resolved.labels))
+    return Response(201, content_types.APPLICATION_JSON, views.version_view(resolved.version, resolved.labels))
 
 
-@app.get("/v1/prompts")
+@app.get("/v1/prompts", security=READ, tags=TAGS, summary="List the app's prompts")
 def list_prompts(
     prefix: Annotated[str, Query(max_length=128)] = "",
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
+) -> views.PromptListing:
     listing = get_prompt_service().list_prompts(
-        _caller(READ).app_id, prefix=prefix, limit=parse_limit(limit), next_token=next_token
+        _app_id(), prefix=prefix, limit=parse_limit(limit), next_token=next_token
     )
-    return views.listing_json(listing)
+    return views.listing_view(listing)
 
 
-@app.get("/v1/prompts/<name>")
+@app.get("/v1/prompts/<name>", security=READ, tags=TAGS, summary="Get a version (by ?version=, ?label=, or default)")
 def get_prompt(
     name: str,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     label: Annotated[str | None, Query(max_length=64)] = None,
-) -> dict[str, Any]:
-    resolved = get_prompt_service().get(_caller(READ).app_id, name, version=version, label=label)
-    return views.resolved_json(resolved)
+) -> views.ResolvedPromptView:
+    resolved = get_prompt_service().get(_app_id(), name, version=version, label=label)
+    return views.resolved_view(resolved)
 
 
-@app.get("/v1/prompts/<name>/versions")
+@app.get("/v1/prompts/<name>/versions", security=READ, tags=TAGS, summary="List a prompt's versions, newest first")
 def list_versions(
     name: str,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
-    listing = get_prompt_service().list_versions(
-        _caller(READ).app_id, name, limit=parse_limit(limit), next_token=next_token
-    )
-    return views.versions_json(listing)
+) -> views.VersionListingView:
+    listing = get_prompt_service().list_versions(_app_id(), name, limit=parse_limit(limit), next_token=next_token)
+    return views.versions_view(listing)
 
 
-@app.put("/v1/prompts/<name>/labels/<label>")
-def set_label(name: str, label: str, body: SetLabelRequest) -> dict[str, Any]:
-    labels = get_prompt_service().set_label(_caller(WRITE).app_id, name, label, body.version)
-    return {"name": name, "labels": labels}
+@app.put("/v1/prompts/<name>/labels/<label>", security=WRITE, tags=TAGS, summary="Point a label at a version")
+def set_label(name: str, label: str, body: SetLabelRequest) -> views.LabelsView:
+    labels = get_prompt_service().set_label(_app_id(), name, label, body.version)
+    return views.LabelsView(name=name, labels=labels)
 
 
-@app.delete("/v1/prompts/<name>/labels/<label>")
-def delete_label(name: str, label: str) -> dict[str, Any]:
-    labels = get_prompt_service().delete_label(_caller(WRITE).app_id, name, label)
-    return {"name": name, "labels": labels}
+@app.delete("/v1/prompts/<name>/labels/<label>", security=WRITE, tags=TAGS, summary="Remove a label")
+def delete_label(name: str, label: str) -> views.LabelsView:
+    labels = get_prompt_service().delete_label(_app_id(), name, label)
+    return views.LabelsView(name=name, labels=labels)
 
 
-@app.delete("/v1/prompts/<name>")
+@app.delete("/v1/prompts/<name>", security=WRITE, tags=TAGS, status_code=204, summary="Delete every version")
 def delete_prompt(name: str) -> Response[str]:
-    get_prompt_service().delete_prompt(_caller(WRITE).app_id, name)
+    get_prompt_service().delete_prompt(_app_id(), name)
     return Response(204, None, "")
 
 
-@app.post("/v1/prompts/<name>/render")
-def render_prompt(name: str, body: RenderRequest) -> dict[str, Any]:
-    rendered = get_prompt_service().render(
-        _caller(READ).app_id, name, body.variables, version=body.version, label=body.label
-    )
+@app.post("/v1/prompts/<name>/render", security=READ, tags=TAGS, summary="Render a version with variables")
+def render_prompt(name: str, body: RenderRequest) -> views.RenderedView:
+    rendered = get_prompt_service().render(_app_id(), name, body.variables, version=body.version, label=body.label)
     metrics.add_metric(name="PromptsRendered", unit=MetricUnit.Count, value=1)
-    return views.rendered_json(rendered)
+    return views.rendered_view(rendered)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,62 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tools.check_asl import load_template
+from tests.contract.template_routes import ROOT, TEMPLATE, Route, template_routes
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
 EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
 
 
-@dataclass(frozen=True)
-class Route:
-    function_dir: str  # functions/<dir>/, the <function> part of an event file's name
-    logical_id: str
-    method: str
-    path: str
-    authorizer: str | None  # None: the route is open
-    scopes: frozenset[str]
-
-
-def _default_authorizer(rest_api: Any) -> str | None:
-    api_id = rest_api.get("Ref") if isinstance(rest_api, dict) else None
-    api = TEMPLATE["Resources"].get(api_id, {}) if api_id else {}
-    return ((api.get("Properties") or {}).get("Auth") or {}).get("DefaultAuthorizer")
-
-
-def _routes() -> list[Route]:
-    routes = []
-    for logical_id, resource in TEMPLATE["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource.get("Properties") or {}
-        function_dir = Path(str(props.get("CodeUri", ""))).name
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "Api":
-                continue
-            ev = event["Properties"]
-            auth = ev.get("Auth") or {}
-            authorizer = auth.get("Authorizer") or _default_authorizer(ev.get("RestApiId"))
-            routes.append(
-                Route(
-                    function_dir=function_dir,
-                    logical_id=logical_id,
-                    method=str(ev["Method"]).upper(),
-                    path=ev["Path"],
-                    authorizer=None if authorizer in (None, "NONE") else authorizer,
-                    scopes=frozenset(auth.get("AuthorizationScopes") or ()),
-                )
-            )
-    return routes
-
-
-ROUTES = _routes()
+ROUTES = template_routes()
 # functions/<dir>/ -> logical id, for every function (API or not)
 FUNCTIONS = {
     Path(str((r.get("Properties") or {}).get("CodeUri", ""))).name: logical_id

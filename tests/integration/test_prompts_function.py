@@ -127,3 +127,74 @@ def test_saves_and_renders_are_counted_in_cloudwatch_metrics(
     names = [m["Name"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
     assert names == ["PromptVersionsSaved", "PromptsRendered"]
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GenAIPlatform" for doc in emf)
+
+
+# -- review findings 4, 5, 6 ---------------------------------------------------------------------------------------
+def _create(prompts: ModuleType, name: str) -> tuple[int, Any]:
+    ev = event("prompts_create")
+    ev["body"] = json.dumps({"name": name, "template": "Hi {{who}}"})
+    return invoke(prompts, ev)
+
+
+@pytest.mark.parametrize("name", ["nl-test\n", "nl-test\r\n", "\nnl-test"])
+def test_a_name_with_a_newline_is_refused_in_a_body(prompts: ModuleType, name: str) -> None:
+    # GIVEN a name that only differs from a valid one by a newline ("$" alone matches before a trailing newline)
+    # WHEN a prompt is created with it
+    status, body = _create(prompts, name)
+
+    # THEN it is a 400 naming the rule, and nothing is stored
+    assert status == 400
+    assert body["error"]["code"] == "invalid_parameter" and "invalid prompt name" in body["error"]["message"]
+    status, listing = invoke(prompts, event("prompts_list"))
+    assert listing["data"] == []
+
+
+@pytest.mark.parametrize("label", ["prod\n", "staging\n"])
+def test_a_label_with_a_newline_is_refused_in_a_path(prompts: ModuleType, label: str) -> None:
+    # GIVEN an existing prompt
+    assert _create(prompts, "support-reply")[0] == 201
+    ev = event("prompts_set_label")
+    ev["pathParameters"] = {"name": "support-reply", "label": label}
+    ev["path"] = f"/v1/prompts/support-reply/labels/{label}"
+
+    # WHEN a label with a trailing newline is set
+    status, body = invoke(prompts, ev)
+
+    # THEN it is refused with the label rule
+    assert status == 400
+    assert "invalid label" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("version", ["1e40", str(10**40), str(2**31)])
+def test_a_huge_version_is_a_400_not_a_500(prompts: ModuleType, version: str) -> None:
+    # GIVEN an existing prompt
+    assert _create(prompts, "support-reply")[0] == 201
+    ev = event("prompts_set_label")
+    ev["pathParameters"] = {"name": "support-reply", "label": "production"}
+    ev["path"] = "/v1/prompts/support-reply/labels/production"
+    ev["body"] = '{"version": ' + version + "}"
+
+    # WHEN a label is pointed at a version number beyond any bound (DynamoDB's serializer raised decimal.Rounded)
+    status, body = invoke(prompts, ev)
+
+    # THEN a 400 names the problem
+    assert status == 400, body
+    assert body["error"]["code"] in ("invalid_parameter", "invalid_json")
+
+
+@pytest.mark.parametrize("name", ["naïve", "🙂", "名前", 'a"b'])
+def test_a_non_ascii_name_in_a_path_gets_the_same_400_as_in_a_body(prompts: ModuleType, name: str) -> None:
+    # GIVEN the same name in a body and in a path
+    _, in_body = _create(prompts, name)
+    ev = event("prompts_get")
+    ev["pathParameters"] = {"name": name}
+    ev["path"] = f"/v1/prompts/{name}"
+    ev["queryStringParameters"] = ev["multiValueQueryStringParameters"] = None
+
+    # WHEN it is looked up by path
+    status, in_path = invoke(prompts, ev)
+
+    # THEN both are 400s about the prompt name (not 404 route_not_found for the path)
+    assert status == 400, in_path
+    assert in_path["error"]["code"] == "invalid_prompt_name"
+    assert "invalid prompt name" in in_body["error"]["message"]

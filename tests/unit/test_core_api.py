@@ -414,7 +414,7 @@ def test_a_body_that_is_not_json_is_a_400_saying_so(app: APIGatewayRestResolver)
     # THEN a 400 says the body is not valid JSON
     assert response["statusCode"] == 400
     assert error_of(response) == {
-        "message": "the request body is not valid JSON",
+        "message": "the request body is not valid JSON: Expecting value (at character 9)",
         "type": "invalid_request_error",
         "param": None,
         "code": "invalid_json",
@@ -439,7 +439,7 @@ def test_a_body_over_the_limit_is_a_413_stating_size_and_limit(
     # THEN it is refused with 413, saying by how much
     assert response["statusCode"] == 413
     assert error_of(response) == {
-        "message": "the request body is 120 bytes; the limit is 100 bytes",
+        "message": "the request body is larger than the limit of 100 bytes (it is 120 bytes)",
         "type": "invalid_request_error",
         "param": None,
         "code": "payload_too_large",
@@ -607,3 +607,141 @@ def test_a_route_needing_a_caller_without_claims_is_a_401(app: APIGatewayRestRes
     # THEN it is a 401 authentication_error
     assert response["statusCode"] == 401
     assert error_of(response)["type"] == "authentication_error"
+
+
+# -- hostile bodies and paths (review findings 2, 3, 4, 6) --------------------------------------------------------
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_byte(app: APIGatewayRestResolver) -> None:
+    # GIVEN a JSON body with the bytes FF FE in a string, which API Gateway passes on base64-encoded
+    raw = b'{"name": "x\xff\xfe"}'
+    event = proxy_event("POST", "/items", body=base64.b64encode(raw).decode(), is_base64=True)
+
+    # WHEN it is handled
+    response = handle(app, event, CONTEXT)
+
+    # THEN a 400 (not a 500 from Powertools' decoding) says it is not UTF-8 and where
+    assert response["statusCode"] == 400
+    assert error_of(response) == {
+        "message": "the request body is not valid UTF-8 (byte 0xff at offset 11); send JSON encoded as UTF-8",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_utf8",
+    }
+
+
+def test_a_base64_body_that_is_utf8_json_is_accepted(app: APIGatewayRestResolver) -> None:
+    # GIVEN a valid JSON body that arrives base64-encoded
+    event = proxy_event("POST", "/items", body=base64.b64encode(b'{"name": "caf\xc3\xa9"}').decode(), is_base64=True)
+
+    # WHEN it is handled
+    response = handle(app, event, CONTEXT)
+
+    # THEN it is decoded once and reaches the route
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"name": "café", "size": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "JSON nested deeper than 64 levels"),
+        ('{"a":' * 65 + "1" + "}" * 65, "JSON nested deeper than 64 levels"),
+        ('{"name": "x", "size": ' + "9" * 40 + "}", "out of range: integers must fit in 64 bits"),
+        ('{"name": "x", "size": ' + "9" * 5000 + "}", "out of range: integers must fit in 64 bits"),
+        ('{"name": "x", "size": 1e999}', "the number 1e999 is out of range"),
+        ('{"name": "x", "size": NaN}', "NaN is not valid JSON; send a number or null"),
+        ('{"name": "x", "size": -Infinity}', "-Infinity is not valid JSON; send a number or null"),
+    ],
+    ids=["nested-50000", "nested-65", "int-40-digits", "int-5000-digits", "float-overflow", "nan", "infinity"],
+)
+def test_hostile_json_is_a_400_saying_what_is_wrong(app: APIGatewayRestResolver, body: str, reason: str) -> None:
+    # GIVEN a body that Python's json module would choke on (RecursionError) or accept but storage would not
+    event = proxy_event("POST", "/items", body=body)
+
+    # WHEN it is handled
+    response = handle(app, event, CONTEXT)
+
+    # THEN a 400 invalid_json names the reason, never a 500
+    assert response["statusCode"] == 400, response["body"]
+    error = error_of(response)
+    assert error["code"] == "invalid_json"
+    assert reason in error["message"]
+
+
+def test_json_nested_64_deep_is_still_accepted(app: APIGatewayRestResolver) -> None:
+    # GIVEN a body nested exactly at the limit inside a field the route ignores... the model forbids nothing extra
+    nested = '{"name": "x", "size": 1, "extra": ' + "[" * 63 + "]" * 63 + "}"
+
+    # WHEN it is handled
+    response = handle(app, proxy_event("POST", "/items", body=nested), CONTEXT)
+
+    # THEN parsing succeeds (Item ignores unknown fields), so the limit is not off by one
+    assert response["statusCode"] == 200
+
+
+@pytest.mark.parametrize("segment", ["🙂", 'a"b', "a#b", "a?b", "naïve", "a\\b", "a`b"])
+def test_any_path_segment_reaches_the_route(app: APIGatewayRestResolver, segment: str) -> None:
+    # GIVEN a path parameter with characters outside Powertools' default "safe URI" set
+    event = proxy_event("GET", f"/fail/{segment}")
+
+    # WHEN it is handled
+    response = handle(app, event, CONTEXT)
+
+    # THEN the route runs (here it looks the kind up and fails with its own 500), instead of a 404 route_not_found
+    assert error_of(response)["code"] != "route_not_found"
+
+
+# -- route security declared once (genai_core.scopes) ---------------------------------------------------------------
+@pytest.fixture
+def secured_app() -> APIGatewayRestResolver:
+    from genai_core.scopes import ADMIN, PROMPTS_READ, needs
+
+    app = create_app()
+
+    @app.get("/secured", security=needs(PROMPTS_READ))
+    def secured() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/admin-only", security=ADMIN)
+    def admin_only() -> dict[str, Any]:
+        return {"ok": True}
+
+    return app
+
+
+def test_a_route_refuses_a_token_without_its_declared_scope(secured_app: APIGatewayRestResolver) -> None:
+    # GIVEN claims of a token with another scope (as if the authorizer had been misconfigured)
+    claims = {"client_id": "app-1", "scope": "genai/invoke", "token_use": "access"}
+
+    # WHEN the route declaring genai/prompts.read is called
+    response = handle(secured_app, proxy_event("GET", "/secured", claims=claims), CONTEXT)
+
+    # THEN the function itself refuses with 403 insufficient_scope
+    assert response["statusCode"] == 403
+    assert error_of(response)["code"] == "insufficient_scope"
+
+
+def test_a_route_accepts_a_token_with_its_declared_scope(secured_app: APIGatewayRestResolver) -> None:
+    claims = {"client_id": "app-1", "scope": "genai/prompts.read", "token_use": "access"}
+    response = handle(secured_app, proxy_event("GET", "/secured", claims=claims), CONTEXT)
+    assert response["statusCode"] == 200
+
+
+def test_a_secured_route_without_claims_is_a_401(secured_app: APIGatewayRestResolver) -> None:
+    response = handle(secured_app, proxy_event("GET", "/secured"), CONTEXT)
+    assert response["statusCode"] == 401
+
+
+@pytest.mark.parametrize(("groups", "status"), [("admins", 200), ("[admins ops]", 200), ("ops", 403), (None, 403)])
+def test_an_admin_route_needs_the_scope_and_the_admins_group(
+    secured_app: APIGatewayRestResolver, groups: str | None, status: int
+) -> None:
+    # GIVEN an admin-pool access token with genai/admin, in or out of the admins group
+    claims = {"client_id": "portal", "scope": "openid genai/admin", "token_use": "access", "username": "ada"}
+    if groups is not None:
+        claims["cognito:groups"] = groups
+
+    # WHEN the admin route is called
+    response = handle(secured_app, proxy_event("GET", "/admin-only", claims=claims), CONTEXT)
+
+    # THEN only members of admins get through
+    assert response["statusCode"] == status

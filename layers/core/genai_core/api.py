@@ -10,16 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 
+from genai_core import __version__, jsonbody
 from genai_core.config import get_settings
 from genai_core.errors import (
     Conflict,
@@ -35,6 +38,7 @@ from genai_core.errors import (
 )
 from genai_core.identity import Caller, caller_from_event
 from genai_core.observability import logger
+from genai_core.scopes import ADMIN_AUTHORIZER, security_schemes
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -77,8 +81,14 @@ def error_response(exc: GenAIError) -> Response:
 def _describe_validation(exc: RequestValidationError) -> InvalidRequest:
     """Turn pydantic/Powertools validation errors into one message naming each offending field."""
     errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return InvalidRequest("the request body is not valid JSON", code="invalid_json")
+    invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        reason = str((invalid_json.get("ctx") or {}).get("error") or "").strip()
+        position = next((p for p in invalid_json.get("loc", ())[1:] if isinstance(p, int) and p > 0), None)
+        where = f" (at character {position})" if position is not None else ""
+        return InvalidRequest(
+            "the request body is not valid JSON" + (f": {reason}{where}" if reason else ""), code="invalid_json"
+        )
     if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing" for e in errors):
         return InvalidRequest("this route needs a JSON request body", code="body_required")
     parts = []
@@ -126,35 +136,83 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         )
 
 
-def _body_size(body: str, is_base64: bool) -> int:
-    if is_base64:
-        try:
-            return len(base64.b64decode(body))
-        except (binascii.Error, ValueError):
-            raise InvalidRequest("the request body is not valid base64") from None
-    return len(body.encode())
+def too_large_message(limit: int) -> str:
+    """The one wording of a 413, shared with API Gateway's REQUEST_TOO_LARGE response in the template."""
+    return f"the request body is larger than the limit of {limit} bytes"
+
+
+def _raw_body(event: dict[str, Any], body: str) -> bytes:
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("the request body is not valid base64", code="invalid_body") from None
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"the request body is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "send JSON encoded as UTF-8",
+            code="invalid_utf8",
+        ) from None
 
 
 def check_body(event: dict[str, Any]) -> None:
-    """Refuse oversized and non-JSON bodies before routing, validation or any route code runs."""
+    """Refuse oversized, non-JSON and non-UTF-8 bodies before routing, validation or any route code runs.
+
+    API Gateway base64-encodes a body it cannot pass as text; it is decoded here once and put back as text, so
+    nothing later decodes it again (Powertools would raise UnicodeDecodeError on bytes that are not UTF-8).
+    """
     body = event.get("body")
     if not body:
         return
-    size = _body_size(body, bool(event.get("isBase64Encoded")))
+    raw = _raw_body(event, body)
     limit = get_settings().max_body_bytes
-    if size > limit:
-        raise PayloadTooLarge(f"the request body is {size} bytes; the limit is {limit} bytes")
+    if len(raw) > limit:
+        raise PayloadTooLarge(too_large_message(limit) + f" (it is {len(raw)} bytes)")
     if str(event.get("httpMethod", "")).upper() in _BODY_METHODS:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         content_type = str(headers.get("content-type") or "").lower()
         if content_type.split(";")[0].strip() != "application/json":
             shown = content_type or "no Content-Type header"
             raise UnsupportedMediaType(f"send the request body as application/json (got {shown})")
+    if event.get("isBase64Encoded"):
+        event["body"], event["isBase64Encoded"] = _utf8(raw), False
 
 
-def create_app() -> APIGatewayRestResolver:
-    """A REST resolver with validation and the error mapping wired in (the body guards run in `handle`)."""
-    app = APIGatewayRestResolver(enable_validation=True)
+class _Resolver(APIGatewayRestResolver):
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
+        # API Gateway has matched the route and decoded the path before the function runs, so a path parameter is
+        # any non-empty segment. Powertools' default admits only URI-safe characters and word characters: any other
+        # name ("🙂", 'a"b') answered 404 route_not_found instead of the route's own 400 naming the parameter.
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
+
+
+def _enforce_route_security(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Check the caller against the route's declared `security` (defence in depth behind API Gateway)."""
+    route = app.context.get("_route")
+    requirements: list[dict[str, list[str]]] = getattr(route, "security", None) or []
+    if requirements:
+        caller = current_caller(app)
+        caller.require_any_scope(*sorted({s for req in requirements for scopes in req.values() for s in scopes}))
+        if any(ADMIN_AUTHORIZER in req for req in requirements):
+            caller.require_admin()
+    return next_middleware(app)
+
+
+def create_app(title: str = "GenAI platform API") -> APIGatewayRestResolver:
+    """A REST resolver with strict JSON, validation, route security and the error mapping wired in.
+
+    The body guards run in `handle`, before routing. Each route declares its `security` (`genai_core.scopes`).
+    """
+    app = _Resolver(enable_validation=True, json_body_deserializer=jsonbody.loads)
+    app.configure_openapi(title=title, version=__version__, security_schemes=dict(security_schemes()))
+    app.use([_enforce_route_security])
     register_error_handlers(app)
     return app
 

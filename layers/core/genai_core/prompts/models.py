@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-LABEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# Matched with fullmatch: `$` alone also matches before a trailing newline, and "name\n" was accepted, then
+# unreachable by its path.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+LABEL_PATTERN = r"[a-z0-9][a-z0-9._-]{0,63}"
 LATEST = "latest"
 PRODUCTION = "production"
 MAX_TEMPLATE_CHARS = 100_000
@@ -18,6 +20,8 @@ MAX_TOTAL_MESSAGE_CHARS = 200_000
 MAX_LABELS = 20
 MAX_TAGS = 20
 MAX_PARAMETERS = 50
+# Version numbers are counted one save at a time; the bound keeps them (and DynamoDB's numbers) sane.
+MAX_VERSION = 2**31 - 1
 
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 LABEL_RULE = "1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -27,11 +31,11 @@ _label_re = re.compile(LABEL_PATTERN)
 
 
 def is_valid_name(name: str) -> bool:
-    return bool(_name_re.match(name))
+    return bool(_name_re.fullmatch(name))
 
 
 def is_valid_label(label: str) -> bool:
-    return bool(_label_re.match(label))
+    return bool(_label_re.fullmatch(label))
 
 
 LATEST_RESERVED = "'latest' is automatic: it always points at the newest version and cannot be set or removed"
@@ -120,14 +124,14 @@ class CreatePromptRequest(BaseModel):
 class SetLabelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variables: dict[str, Any] = Field(default_factory=dict, max_length=200)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     label: Label | None = None
 
 

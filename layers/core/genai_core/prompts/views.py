@@ -1,62 +1,130 @@
-"""The JSON shapes prompt management returns."""
+"""The JSON shapes prompt management returns, as models: the routes' response schemas in the OpenAPI document."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from genai_core.prompts.models import PromptVersion
+from pydantic import BaseModel, Field
+
+from genai_core.prompts.models import ChatMessage, PromptVersion
 from genai_core.prompts.repository import Head
-from genai_core.prompts.service import Listing, Rendered, Resolved, VersionListing, labels_of, labels_pointing_at
+from genai_core.prompts.service import (
+    Listing,
+    Rendered,
+    Resolved,
+    ResolvedBy,
+    VersionListing,
+    labels_of,
+    labels_pointing_at,
+)
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def version_json(version: PromptVersion, labels: list[str]) -> dict[str, Any]:
-    body = version.model_dump(mode="json")
-    if version.messages is not None:
-        body["messages"] = [m.model_dump(mode="json", exclude_none=True) for m in version.messages]
-    body["created_at"] = _iso(version.created_at)
-    body["labels"] = labels
-    return body
+class PromptVersionView(BaseModel):
+    """One immutable version and the labels pointing at it (`latest` included)."""
+
+    name: str
+    version: int
+    type: Literal["text", "chat"]
+    template: str | None
+    messages: list[ChatMessage] | None
+    variables: list[str] = Field(description="The {{variables}} the template needs, in order of first use")
+    description: str | None
+    model: str | None
+    parameters: dict[str, Any] | None
+    tags: list[str]
+    created_at: str = Field(description="ISO 8601, UTC")
+    labels: list[str]
 
 
-def resolved_json(resolved: Resolved) -> dict[str, Any]:
-    body = version_json(resolved.version, resolved.labels)
-    body["resolved"] = {"by": resolved.by, "label": resolved.label}
-    return body
+class Resolution(BaseModel):
+    by: ResolvedBy = Field(description="version: ?version=; label: ?label=; default: production, else latest")
+    label: str | None
 
 
-def head_json(head: Head) -> dict[str, Any]:
-    return {
-        "name": head.name,
-        "latest_version": head.latest_version,
-        "labels": labels_of(head),
-        "description": head.description,
-        "tags": list(head.tags),
-        "created_at": _iso(head.created_at),
-        "updated_at": _iso(head.updated_at),
-    }
+class ResolvedPromptView(PromptVersionView):
+    resolved: Resolution
 
 
-def listing_json(listing: Listing) -> dict[str, Any]:
-    return {"data": [head_json(h) for h in listing.heads], "next_token": listing.next_token}
+class PromptSummary(BaseModel):
+    name: str
+    latest_version: int
+    labels: dict[str, int] = Field(description="label -> version, `latest` included")
+    description: str | None
+    tags: list[str]
+    created_at: str
+    updated_at: str
 
 
-def versions_json(listing: VersionListing) -> dict[str, Any]:
-    data = [version_json(v, labels_pointing_at(listing.labels, v.version)) for v in listing.versions]
-    return {"data": data, "next_token": listing.next_token}
+class PromptListing(BaseModel):
+    data: list[PromptSummary]
+    next_token: str | None = Field(description="Send back as ?next_token= for the next page; null on the last")
 
 
-def rendered_json(rendered: Rendered) -> dict[str, Any]:
+class VersionListingView(BaseModel):
+    data: list[PromptVersionView]
+    next_token: str | None
+
+
+class LabelsView(BaseModel):
+    name: str
+    labels: dict[str, int] = Field(description="label -> version, `latest` included")
+
+
+class RenderedView(BaseModel):
+    name: str
+    version: int
+    type: Literal["text", "chat"]
+    text: str | None = Field(default=None, description="The rendered text of a text prompt")
+    messages: list[dict[str, Any]] | None = Field(default=None, description="The rendered messages of a chat prompt")
+    model: str | None
+    parameters: dict[str, Any] | None
+
+
+def version_view(version: PromptVersion, labels: list[str]) -> PromptVersionView:
+    return PromptVersionView(
+        **version.model_dump(exclude={"created_at"}), created_at=_iso(version.created_at), labels=labels
+    )
+
+
+def resolved_view(resolved: Resolved) -> ResolvedPromptView:
+    base = version_view(resolved.version, resolved.labels)
+    return ResolvedPromptView(**base.model_dump(), resolved=Resolution(by=resolved.by, label=resolved.label))
+
+
+def _summary(head: Head) -> PromptSummary:
+    return PromptSummary(
+        name=head.name,
+        latest_version=head.latest_version,
+        labels=labels_of(head),
+        description=head.description,
+        tags=list(head.tags),
+        created_at=_iso(head.created_at),
+        updated_at=_iso(head.updated_at),
+    )
+
+
+def listing_view(listing: Listing) -> PromptListing:
+    return PromptListing(data=[_summary(h) for h in listing.heads], next_token=listing.next_token)
+
+
+def versions_view(listing: VersionListing) -> VersionListingView:
+    data = [version_view(v, labels_pointing_at(listing.labels, v.version)) for v in listing.versions]
+    return VersionListingView(data=data, next_token=listing.next_token)
+
+
+def rendered_view(rendered: Rendered) -> RenderedView:
     version = rendered.version
-    body: dict[str, Any] = {"name": version.name, "version": version.version, "type": version.type}
-    if rendered.text is not None:
-        body["text"] = rendered.text
-    else:
-        body["messages"] = rendered.messages
-    body["model"] = version.model
-    body["parameters"] = version.parameters
-    return body
+    return RenderedView(
+        name=version.name,
+        version=version.version,
+        type=version.type,
+        text=rendered.text,
+        messages=rendered.messages,
+        model=version.model,
+        parameters=version.parameters,
+    )
