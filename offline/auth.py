@@ -1,20 +1,25 @@
-"""Local stand-ins for Cognito's `/oauth2/token` (client credentials), its JWKS, and the API Gateway
-Cognito authorizer's checks (signature, issuer, expiry, token use, route scopes).
+"""Local stand-ins for Cognito's `/oauth2/token`, its JWKS, and the API Gateway Cognito authorizer's checks
+(signature, issuer, expiry, token use, route scopes).
 
-Tokens are RS256 JWTs in the shape Cognito issues (`iss` = the pool's cognito-idp URL, `token_use`,
-`scope`, `client_id`, `kid` header), signed with a key kept in the state folder so tokens survive restarts.
-Tokens that moto itself issues (`initiate_auth`, for users of the admin pool) verify with moto's bundled key.
+The token endpoint takes the grants Cognito's does: `client_credentials` (apps), `authorization_code` with PKCE
+(people signing in through the local Hosted UI, `offline.hosted_ui`) and `refresh_token`. Tokens are RS256 JWTs in
+the shape Cognito issues (`iss` = the pool's cognito-idp URL, `token_use`, `scope`, `client_id`, `kid` header),
+signed with a key this runtime generated and keeps in the state folder, so tokens survive restarts. Only that key
+is trusted: moto's bundled signing key ships inside every moto install, so anyone could mint tokens with it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import hashlib
+import hmac
 import json
+import secrets
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,17 +68,9 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
-def _moto_public_jwks() -> list[dict[str, Any]]:
-    """moto signs `initiate_auth` tokens with a key it ships; trust it like a second pool key."""
-    import moto.cognitoidp
-
-    path = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz"
-    return list(json.loads(gzip.decompress(path.read_bytes()))["keys"])
-
-
 @dataclass(frozen=True)
 class AppClient:
-    """What the token endpoint needs to know of a Cognito app client."""
+    """What the token endpoint and the Hosted UI need to know of a Cognito app client."""
 
     client_id: str
     secret: str | None
@@ -81,21 +78,100 @@ class AppClient:
     scopes: frozenset[str]
     oauth_enabled: bool
     access_token_ttl_s: int
+    pool_id: str = ""
+    callback_urls: frozenset[str] = frozenset()
+
+
+ClientLookup = Callable[[str], "AppClient | None"]
+
+
+def _seconds(desc: dict[str, Any], token: str, default_units: str) -> int | None:
+    units = (desc.get("TokenValidityUnits") or {}).get(token, default_units)
+    factor = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}.get(units, 3600)
+    validity = desc.get(f"{token}Validity")
+    return int(validity) * factor if validity else None
 
 
 def app_client_from_cognito(desc: dict[str, Any]) -> AppClient:
     """From `describe_user_pool_client()["UserPoolClient"]`."""
-    units = (desc.get("TokenValidityUnits") or {}).get("AccessToken", "hours")
-    factor = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}.get(units, 3600)
-    validity = desc.get("AccessTokenValidity")
     return AppClient(
         client_id=desc["ClientId"],
         secret=desc.get("ClientSecret"),
         flows=frozenset(desc.get("AllowedOAuthFlows") or []),
         scopes=frozenset(desc.get("AllowedOAuthScopes") or []),
         oauth_enabled=bool(desc.get("AllowedOAuthFlowsUserPoolClient")),
-        access_token_ttl_s=int(validity) * factor if validity else _DEFAULT_TOKEN_TTL_S,
+        access_token_ttl_s=_seconds(desc, "AccessToken", "hours") or _DEFAULT_TOKEN_TTL_S,
+        pool_id=str(desc.get("UserPoolId") or ""),
+        callback_urls=frozenset(desc.get("CallbackURLs") or []),
     )
+
+
+@dataclass(frozen=True)
+class User:
+    """A person of a user pool who signed in: what goes into their tokens."""
+
+    username: str
+    sub: str
+    email: str | None
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an authorization code or a refresh token stands for."""
+
+    client_id: str
+    pool_id: str
+    user: User
+    scopes: frozenset[str]
+    redirect_uri: str = ""
+    code_challenge: str | None = None
+    auth_time: int = 0
+
+
+class GrantStore:
+    """Authorization codes (single use, 5 minutes, as Cognito) and refresh tokens, in memory.
+
+    Neither survives a restart: a person signs in again, as after a Cognito refresh token is revoked.
+    """
+
+    CODE_TTL_S = 300
+    REFRESH_TTL_S = 30 * 86400
+
+    def __init__(self) -> None:
+        self._codes: dict[str, tuple[float, Grant]] = {}
+        self._refresh: dict[str, tuple[float, Grant]] = {}
+        self._lock = threading.Lock()
+
+    def new_code(self, grant: Grant) -> str:
+        return self._put(self._codes, grant, self.CODE_TTL_S)
+
+    def new_refresh_token(self, grant: Grant) -> str:
+        return self._put(self._refresh, grant, self.REFRESH_TTL_S)
+
+    def redeem_code(self, code: str) -> Grant | None:
+        """The code's grant, once: a second redemption (a replayed code) finds nothing."""
+        with self._lock:
+            expires, grant = self._codes.pop(code, (0.0, None))  # type: ignore[arg-type]
+        return grant if grant is not None and expires > time.monotonic() else None
+
+    def refresh(self, token: str) -> Grant | None:
+        with self._lock:
+            expires, grant = self._refresh.get(token, (0.0, None))  # type: ignore[arg-type]
+        return grant if grant is not None and expires > time.monotonic() else None
+
+    def _put(self, table: dict[str, tuple[float, Grant]], grant: Grant, ttl_s: int) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, (expires, _) in table.items() if expires <= now]:
+                del table[key]
+            table[token] = (now + ttl_s, grant)
+        return token
+
+
+def pkce_s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
 def _client_credentials(headers: dict[str, str], form: dict[str, str]) -> tuple[str, str]:
@@ -121,9 +197,10 @@ class TokenService:
         der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = hashlib.sha256(der).hexdigest()[:32]
         jwk = json.loads(RSAAlgorithm.to_jwk(public))
-        self._jwks = [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}, *_moto_public_jwks()]
+        self._jwks = [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]
         self._keys = {k["kid"]: RSAAlgorithm.from_jwk(json.dumps(k)) for k in self._jwks}
         self.region = region
+        self.grants = GrantStore()
 
     def issuer(self, pool_id: str) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{pool_id}"
@@ -132,8 +209,8 @@ class TokenService:
         return {"keys": self._jwks}
 
     # -- token endpoint ----------------------------------------------------------------------------------------
-    def token_response(self, pool_id: str, headers: dict[str, str], body: bytes, lookup: Any) -> dict[str, Any]:
-        """Handle a POST to /oauth2/token. `lookup(client_id) -> AppClient | None` reads the pool's clients."""
+    def token_response(self, headers: dict[str, str], body: bytes, lookup: ClientLookup) -> dict[str, Any]:
+        """Handle a POST to /oauth2/token. `lookup(client_id)` reads a client of any pool with a domain."""
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "send the token request as application/x-www-form-urlencoded")
@@ -145,11 +222,28 @@ class TokenService:
         grant = form.get("grant_type")
         if not grant:
             raise OAuthError("invalid_request", "grant_type is required")
-        if grant != "client_credentials":
+        handlers = {
+            "client_credentials": self._client_credentials_grant,
+            "authorization_code": self._authorization_code_grant,
+            "refresh_token": self._refresh_token_grant,
+        }
+        if grant not in handlers:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant} is not supported by this endpoint")
+        return handlers[grant](headers, form, lookup)
+
+    def _authenticate(self, headers: dict[str, str], form: dict[str, str], lookup: ClientLookup) -> AppClient:
+        """The calling client: a confidential one proves its secret; a public one (no secret) only names itself."""
         client_id, secret = _client_credentials(headers, form)
         client = lookup(client_id)
-        if client is None or not client.secret or not _same(client.secret, secret):
+        if client is None or (client.secret and not _same(client.secret, secret)) or (secret and not client.secret):
+            raise OAuthError("invalid_client", "client authentication failed", status=401)
+        return client
+
+    def _client_credentials_grant(
+        self, headers: dict[str, str], form: dict[str, str], lookup: ClientLookup
+    ) -> dict[str, Any]:
+        client = self._authenticate(headers, form, lookup)
+        if not client.secret:
             raise OAuthError("invalid_client", "client authentication failed", status=401)
         if not client.oauth_enabled or "client_credentials" not in client.flows:
             raise OAuthError("unauthorized_client", "this client may not use the client_credentials grant")
@@ -158,8 +252,72 @@ class TokenService:
             bad = ", ".join(sorted(requested - client.scopes))
             raise OAuthError("invalid_scope", f"scope not allowed for this client: {bad}")
         scopes = requested or client.scopes
-        token = self.issue_access_token(pool_id, client.client_id, scopes, client.access_token_ttl_s)
+        token = self.issue_access_token(client.pool_id, client.client_id, scopes, client.access_token_ttl_s)
         return {"access_token": token, "expires_in": client.access_token_ttl_s, "token_type": "Bearer"}
+
+    def _authorization_code_grant(
+        self, headers: dict[str, str], form: dict[str, str], lookup: ClientLookup
+    ) -> dict[str, Any]:
+        client = self._authenticate(headers, form, lookup)
+        grant = self.grants.redeem_code(form.get("code", ""))
+        if grant is None or grant.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "the authorization code is unknown, used or expired")
+        if form.get("redirect_uri", "") != grant.redirect_uri:
+            raise OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request")
+        if grant.code_challenge is not None:
+            verifier = form.get("code_verifier", "")
+            if not verifier or not hmac.compare_digest(pkce_s256(verifier), grant.code_challenge):
+                raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256)")
+        return {**self._user_tokens(client, grant), "refresh_token": self.grants.new_refresh_token(grant)}
+
+    def _refresh_token_grant(
+        self, headers: dict[str, str], form: dict[str, str], lookup: ClientLookup
+    ) -> dict[str, Any]:
+        client = self._authenticate(headers, form, lookup)
+        grant = self.grants.refresh(form.get("refresh_token", ""))
+        if grant is None or grant.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "the refresh token is unknown or expired")
+        return self._user_tokens(client, grant)
+
+    def _user_tokens(self, client: AppClient, grant: Grant) -> dict[str, Any]:
+        """An ID token and an access token for a person, in Cognito's shape."""
+        now, ttl = int(time.time()), client.access_token_ttl_s
+        user = grant.user
+        common = {
+            "sub": user.sub,
+            "iss": self.issuer(grant.pool_id),
+            "auth_time": grant.auth_time or now,
+            "iat": now,
+            "exp": now + ttl,
+            "origin_jti": str(uuid.uuid4()),
+            **({"cognito:groups": list(user.groups)} if user.groups else {}),
+        }
+        access = {
+            **common,
+            "token_use": "access",
+            "scope": " ".join(sorted(grant.scopes)),
+            "client_id": client.client_id,
+            "username": user.username,
+            "version": 2,
+            "jti": str(uuid.uuid4()),
+        }
+        identity = {
+            **common,
+            "token_use": "id",
+            "aud": client.client_id,
+            "cognito:username": user.username,
+            "jti": str(uuid.uuid4()),
+            **({"email": user.email, "email_verified": True} if user.email else {}),
+        }
+        return {
+            "access_token": self._sign(access),
+            "id_token": self._sign(identity),
+            "expires_in": ttl,
+            "token_type": "Bearer",
+        }
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
 
     def issue_access_token(self, pool_id: str, client_id: str, scopes: frozenset[str], ttl_s: int) -> str:
         now = int(time.time())
@@ -175,7 +333,7 @@ class TokenService:
             "jti": str(uuid.uuid4()),
             "client_id": client_id,
         }
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+        return self._sign(claims)
 
     # -- authorizer --------------------------------------------------------------------------------------------
     def authorize(self, authorization: str | None, pool_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
@@ -222,6 +380,4 @@ def _claim_text(value: Any) -> str:
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())

@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from offline.auth import AuthorizerDenied, OAuthError, TokenService
+from offline.auth import AuthorizerDenied, ClientLookup, OAuthError, TokenService
 from offline.functions import FunctionError, FunctionPool, FunctionTimeout
+from offline.hosted_ui import HostedUi
 from offline.sam import Route
 
 log = logging.getLogger("offline.gateway")
@@ -129,8 +130,8 @@ class LocalApi:
         gateway_responses: dict[str, dict[str, dict[str, Any]]],
         stage: str,
         account_id: str,
-        token_pool_id: str | None,
-        client_lookup: Callable[[str, str], Any],
+        client_lookup: ClientLookup,
+        hosted_ui: HostedUi | None = None,
         access_log: Callable[[str], None] = log.info,
     ) -> None:
         self.routes = compile_routes(routes)
@@ -140,8 +141,8 @@ class LocalApi:
         self.gateway = {api: GatewayResponses(r) for api, r in gateway_responses.items()}
         self.stage = stage
         self.account_id = account_id
-        self.token_pool_id = token_pool_id
-        self.client_lookup = client_lookup
+        self.client_lookup = client_lookup  # a client of any pool with a domain, by client id
+        self.hosted_ui = hosted_ui
         self.access_log = access_log
 
     def _gateway(
@@ -159,6 +160,11 @@ class LocalApi:
         lower = {k.lower(): v for k, v in headers}
         if path == "/oauth2/token":
             return self._token(method, lower, body)
+        if self.hosted_ui is not None and (method, path) in (("GET", "/oauth2/authorize"), ("POST", "/login")):
+            status, page_headers, page = (
+                self.hosted_ui.authorize(split.query) if method == "GET" else self.hosted_ui.login(body)
+            )
+            return Reply(status, page_headers, page)
         if path.endswith("/.well-known/jwks.json") and method == "GET":
             return _json_reply(200, self.tokens.jwks())
         if len(body) > MAX_PAYLOAD_BYTES:
@@ -200,11 +206,8 @@ class LocalApi:
     def _token(self, method: str, headers: dict[str, str], body: bytes) -> Reply:
         if method != "POST":
             return _json_reply(405, {"error": "invalid_request", "error_description": "use POST"})
-        if self.token_pool_id is None:
-            return _json_reply(404, {"error": "invalid_request", "error_description": "no user pool with a domain"})
-        pool_id = self.token_pool_id
         try:
-            payload = self.tokens.token_response(pool_id, headers, body, lambda cid: self.client_lookup(pool_id, cid))
+            payload = self.tokens.token_response(headers, body, self.client_lookup)
         except OAuthError as err:
             return _json_reply(err.status, err.body())
         return _json_reply(200, payload)
@@ -225,6 +228,11 @@ class LocalApi:
         multi_headers: dict[str, list[str]] = {}
         for name, value in headers:
             multi_headers.setdefault(name, []).append(value)
+        # API Gateway tells the function how the client reached it (the OpenAPI document's server URL uses it).
+        present = {k.lower() for k in multi_headers}
+        for name, value in (("X-Forwarded-For", client_ip), ("X-Forwarded-Proto", "http")):
+            if name.lower() not in present:
+                multi_headers[name] = [value]
         multi_query: dict[str, list[str]] = {}
         for name, value in parse_qsl(query, keep_blank_values=True):
             multi_query.setdefault(name, []).append(value)

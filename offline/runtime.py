@@ -17,10 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from offline.auth import AppClient, TokenService, app_client_from_cognito
+from offline.auth import AppClient, TokenService, User, app_client_from_cognito
 from offline.cfn import Stack, load_template
 from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
+from offline.hosted_ui import HostedUi
 from offline.persistence import DirtyTracker, StateStore, start_moto
 from offline.provision import provision
 from offline.sam import Application, read_application
@@ -184,19 +185,62 @@ class OfflineRuntime:
         assert self.stack
         return {lid: self.stack.refs[lid] for lid, _ in self.stack.of_type("AWS::Cognito::UserPool")}
 
-    def _token_pool_id(self) -> str | None:
-        """The pool whose domain serves `/oauth2/token`: the one with a resource server (apps)."""
+    def _domain_pool_ids(self) -> list[str]:
+        """Pools with a domain: the ones whose /oauth2 endpoints (token, Hosted UI) the runtime serves."""
         assert self.stack
-        for _, spec in self.stack.of_type("AWS::Cognito::UserPoolResourceServer"):
-            return str(self.stack.resolve(spec["Properties"]["UserPoolId"]))
+        return [
+            str(self.stack.resolve(spec["Properties"]["UserPoolId"]))
+            for _, spec in self.stack.of_type("AWS::Cognito::UserPoolDomain")
+        ]
+
+    def _apps_pool_id(self) -> str | None:
+        """The pool of the API's default authorizer: the one apps get client-credentials tokens from."""
+        assert self.stack and self.app
+        for route in self.app.routes:
+            api_auth = ((self.stack.resources.get(route.api_id) or {}).get("Properties") or {}).get("Auth") or {}
+            if route.authorizer and route.authorizer == api_auth.get("DefaultAuthorizer") and route.user_pool_id:
+                return self.stack.refs[route.user_pool_id]
         return None
 
-    def _lookup_client(self, pool_id: str, client_id: str) -> AppClient | None:
-        try:
-            desc = self.client("cognito-idp").describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
-        except ClientError:
-            return None
-        return app_client_from_cognito(desc["UserPoolClient"])
+    def _lookup_client(self, client_id: str) -> AppClient | None:
+        """A client of any pool with a domain (client ids are unique across pools)."""
+        idp = self.client("cognito-idp")
+        for pool_id in self._domain_pool_ids():
+            try:
+                desc = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+            except ClientError:
+                continue
+            return app_client_from_cognito(desc["UserPoolClient"])
+        return None
+
+    def _verify_user(self, pool_id: str, client_id: str, username: str, password: str) -> User | None:
+        """Cognito's password check for the Hosted UI stand-in: an enabled, confirmed user with this password."""
+        idp = self.client("cognito-idp")
+        for name in dict.fromkeys([username, username.lower()]):
+            try:
+                user = idp.admin_get_user(UserPoolId=pool_id, Username=name)
+            except ClientError:
+                continue
+            if not user.get("Enabled", True) or user.get("UserStatus") != "CONFIRMED":
+                return None
+            try:
+                idp.admin_initiate_auth(
+                    UserPoolId=pool_id,
+                    ClientId=client_id,
+                    AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                    AuthParameters={"USERNAME": name, "PASSWORD": password},
+                )
+            except ClientError:
+                return None
+            attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+            groups = idp.admin_list_groups_for_user(UserPoolId=pool_id, Username=name)["Groups"]
+            return User(
+                username=user["Username"],
+                sub=attributes.get("sub", user["Username"]),
+                email=attributes.get("email"),
+                groups=tuple(sorted(g["GroupName"] for g in groups)),
+            )
+        return None
 
     def _start_api(self) -> None:
         cfg, stack, app = self.config, self.stack, self.app
@@ -213,8 +257,8 @@ class OfflineRuntime:
             gateway_responses=app.gateway_responses,
             stage=stage,
             account_id=ACCOUNT_ID,
-            token_pool_id=self._token_pool_id(),
             client_lookup=self._lookup_client,
+            hosted_ui=HostedUi(tokens, self._lookup_client, self._verify_user),
         )
         self.api_server = ApiServer(cfg.host, cfg.port, api)
         self.api_server.start()
@@ -235,18 +279,19 @@ class OfflineRuntime:
         """A demo app with every scope and an admin user, created once and kept in the state folder."""
         assert self.stack
         path = self.config.state_dir / "credentials.json"
-        app_pool = self._token_pool_id()
+        app_pool = self._apps_pool_id()
         if app_pool is None:
             return None
         idp = self.client("cognito-idp")
         if path.exists():
             saved = json.loads(path.read_text())
-            if self._lookup_client(app_pool, saved["client_id"]) is not None:
+            if self._lookup_client(saved["client_id"]) is not None:
                 return Credentials(**{**saved, "scopes": tuple(saved["scopes"])})
         scopes = []
         for _, spec in self.stack.of_type("AWS::Cognito::UserPoolResourceServer"):
             props = self.stack.resolve(spec["Properties"])
-            scopes += [f"{props['Identifier']}/{s['ScopeName']}" for s in props.get("Scopes") or []]
+            if props["UserPoolId"] == app_pool:
+                scopes += [f"{props['Identifier']}/{s['ScopeName']}" for s in props.get("Scopes") or []]
         client = idp.create_user_pool_client(
             UserPoolId=app_pool,
             ClientName=DEMO_APP_NAME,

@@ -124,7 +124,7 @@ def test_http_basic_credentials_get_a_bearer_access_token(tokens: TokenService, 
     body = b"grant_type=client_credentials&scope=genai%2Finvoke"
 
     # WHEN the token endpoint is called
-    response = tokens.token_response(POOL_ID, basic(CLIENT_ID, SECRET), body, lookup)
+    response = tokens.token_response(basic(CLIENT_ID, SECRET), body, lookup)
 
     # THEN it answers like Cognito, with an access token of that app and scope, issued by the pool
     assert response["token_type"] == "Bearer"
@@ -142,7 +142,7 @@ def test_credentials_in_the_form_body_are_accepted(tokens: TokenService, lookup:
     body = f"grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={SECRET}".encode()
 
     # WHEN the token endpoint is called
-    response = tokens.token_response(POOL_ID, FORM, body, lookup)
+    response = tokens.token_response(FORM, body, lookup)
 
     # THEN a token for that app is issued
     assert claims_of(response["access_token"])["client_id"] == CLIENT_ID
@@ -153,13 +153,13 @@ def test_a_content_type_with_a_charset_is_accepted(tokens: TokenService, lookup:
     headers = {**basic(CLIENT_ID, SECRET), "content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
 
     # WHEN / THEN a token is issued
-    assert tokens.token_response(POOL_ID, headers, b"grant_type=client_credentials", lookup)["access_token"]
+    assert tokens.token_response(headers, b"grant_type=client_credentials", lookup)["access_token"]
 
 
 def test_without_a_scope_the_token_carries_every_allowed_scope(tokens: TokenService, lookup: Any) -> None:
     # GIVEN a request naming no scope
     # WHEN the token endpoint is called
-    response = tokens.token_response(POOL_ID, basic(CLIENT_ID, SECRET), b"grant_type=client_credentials", lookup)
+    response = tokens.token_response(basic(CLIENT_ID, SECRET), b"grant_type=client_credentials", lookup)
 
     # THEN all of the client's scopes are granted
     assert set(claims_of(response["access_token"])["scope"].split()) == {"genai/invoke", "genai/prompts.read"}
@@ -169,7 +169,7 @@ def test_a_wrong_secret_is_invalid_client_401(tokens: TokenService, lookup: Any)
     # GIVEN a known client id with the wrong secret
     # WHEN the token endpoint is called
     err = token_error(
-        lambda: tokens.token_response(POOL_ID, basic(CLIENT_ID, "wrong"), b"grant_type=client_credentials", lookup)
+        lambda: tokens.token_response(basic(CLIENT_ID, "wrong"), b"grant_type=client_credentials", lookup)
     )
 
     # THEN it is refused as OAuth2 says
@@ -182,9 +182,7 @@ def test_a_wrong_secret_is_invalid_client_401(tokens: TokenService, lookup: Any)
 def test_an_unknown_client_is_invalid_client_401(tokens: TokenService, lookup: Any) -> None:
     # GIVEN a client id the pool does not have
     # WHEN / THEN it is refused exactly like a wrong secret (nothing tells the ids apart)
-    err = token_error(
-        lambda: tokens.token_response(POOL_ID, basic("nobody", SECRET), b"grant_type=client_credentials", lookup)
-    )
+    err = token_error(lambda: tokens.token_response(basic("nobody", SECRET), b"grant_type=client_credentials", lookup))
     assert (err.status, err.error) == (401, "invalid_client")
 
 
@@ -192,7 +190,7 @@ def test_a_client_without_a_secret_cannot_use_client_credentials(tokens: TokenSe
     # GIVEN a public client (no secret) and an empty secret
     # WHEN / THEN it is refused
     err = token_error(
-        lambda: tokens.token_response(POOL_ID, basic("publicclient", ""), b"grant_type=client_credentials", lookup)
+        lambda: tokens.token_response(basic("publicclient", ""), b"grant_type=client_credentials", lookup)
     )
     assert (err.status, err.error) == (401, "invalid_client")
 
@@ -203,9 +201,7 @@ def test_a_client_not_allowed_the_grant_is_unauthorized_client(
 ) -> None:
     # GIVEN a client set up for the code flow only, or with OAuth flows disabled
     # WHEN it asks for client credentials
-    err = token_error(
-        lambda: tokens.token_response(POOL_ID, basic(client_id, SECRET), b"grant_type=client_credentials", lookup)
-    )
+    err = token_error(lambda: tokens.token_response(basic(client_id, SECRET), b"grant_type=client_credentials", lookup))
 
     # THEN it is refused as unauthorized_client (400)
     assert (err.status, err.error) == (400, "unauthorized_client")
@@ -216,7 +212,7 @@ def test_a_scope_the_client_may_not_have_is_invalid_scope_naming_it(tokens: Toke
     body = b"grant_type=client_credentials&scope=genai/invoke genai/prompts.write"
 
     # WHEN the token endpoint is called
-    err = token_error(lambda: tokens.token_response(POOL_ID, basic(CLIENT_ID, SECRET), body, lookup))
+    err = token_error(lambda: tokens.token_response(basic(CLIENT_ID, SECRET), body, lookup))
 
     # THEN it is refused, naming the scope not allowed
     assert (err.status, err.error) == (400, "invalid_scope")
@@ -228,7 +224,7 @@ def test_a_json_body_is_invalid_request(tokens: TokenService, lookup: Any) -> No
     headers = {**basic(CLIENT_ID, SECRET), "content-type": "application/json"}
 
     # WHEN / THEN it is refused, saying which content type to use
-    err = token_error(lambda: tokens.token_response(POOL_ID, headers, b'{"grant_type":"client_credentials"}', lookup))
+    err = token_error(lambda: tokens.token_response(headers, b'{"grant_type":"client_credentials"}', lookup))
     assert (err.status, err.error) == (400, "invalid_request")
     assert "application/x-www-form-urlencoded" in err.description
 
@@ -236,14 +232,14 @@ def test_a_json_body_is_invalid_request(tokens: TokenService, lookup: Any) -> No
 def test_a_missing_grant_type_is_invalid_request(tokens: TokenService, lookup: Any) -> None:
     # GIVEN a form without grant_type
     # WHEN / THEN it is refused saying grant_type is required
-    err = token_error(lambda: tokens.token_response(POOL_ID, basic(CLIENT_ID, SECRET), b"scope=genai/invoke", lookup))
+    err = token_error(lambda: tokens.token_response(basic(CLIENT_ID, SECRET), b"scope=genai/invoke", lookup))
     assert (err.error, err.description) == ("invalid_request", "grant_type is required")
 
 
 def test_another_grant_type_is_unsupported_grant_type(tokens: TokenService, lookup: Any) -> None:
     # GIVEN the password grant
     # WHEN / THEN it is refused naming the grant
-    err = token_error(lambda: tokens.token_response(POOL_ID, basic(CLIENT_ID, SECRET), b"grant_type=password", lookup))
+    err = token_error(lambda: tokens.token_response(basic(CLIENT_ID, SECRET), b"grant_type=password", lookup))
     assert (err.status, err.error) == (400, "unsupported_grant_type")
     assert "password" in err.description
 
@@ -251,7 +247,7 @@ def test_another_grant_type_is_unsupported_grant_type(tokens: TokenService, look
 def test_no_client_credentials_at_all_is_invalid_client(tokens: TokenService, lookup: Any) -> None:
     # GIVEN a grant request without any client authentication
     # WHEN / THEN it is refused
-    err = token_error(lambda: tokens.token_response(POOL_ID, FORM, b"grant_type=client_credentials", lookup))
+    err = token_error(lambda: tokens.token_response(FORM, b"grant_type=client_credentials", lookup))
     assert err.error == "invalid_client"
 
 
@@ -265,7 +261,7 @@ def test_a_malformed_basic_header_is_invalid_client(tokens: TokenService, lookup
     headers = {**FORM, "authorization": authorization}
 
     # WHEN / THEN it is refused as invalid_client
-    err = token_error(lambda: tokens.token_response(POOL_ID, headers, b"grant_type=client_credentials", lookup))
+    err = token_error(lambda: tokens.token_response(headers, b"grant_type=client_credentials", lookup))
     assert err.error == "invalid_client"
 
 

@@ -104,7 +104,7 @@ def make_api(
 ) -> Callable[..., LocalApi]:
     lookup = lookup_of(cognito_client())
 
-    def build(responses: dict[str, dict[str, Any]] | None = None, token_pool_id: str | None = POOL_ID) -> LocalApi:
+    def build(responses: dict[str, dict[str, Any]] | None = None) -> LocalApi:
         return LocalApi(
             routes=ROUTES,
             pool=pool,  # type: ignore[arg-type]
@@ -113,8 +113,7 @@ def make_api(
             gateway_responses={"Api": responses or {}},
             stage=STAGE,
             account_id=ACCOUNT,
-            token_pool_id=token_pool_id,
-            client_lookup=lambda pool_id, client_id: lookup(client_id) if pool_id == POOL_ID else None,
+            client_lookup=lookup,
             access_log=lambda line: None,
         )
 
@@ -344,7 +343,8 @@ def test_a_request_without_query_or_headers_has_null_maps(api: LocalApi, pool: F
     assert event["queryStringParameters"] is None
     assert event["multiValueQueryStringParameters"] is None
     assert event["pathParameters"] is None
-    assert event["headers"] is None
+    # API Gateway always adds how the client reached it
+    assert event["headers"] == {"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http"}
 
 
 def test_a_text_body_is_passed_as_is(api: LocalApi, pool: FakePool, tokens: TokenService) -> None:
@@ -599,16 +599,6 @@ def test_the_token_endpoint_only_takes_post(api: LocalApi) -> None:
     # GIVEN a GET to the token endpoint
     # WHEN / THEN it is a 405
     assert token_request(api, method="GET").status == 405
-
-
-def test_without_a_pool_domain_there_is_no_token_endpoint(make_api: Callable[..., LocalApi]) -> None:
-    # GIVEN no user pool with a domain in the template
-    api = make_api(token_pool_id=None)
-
-    # WHEN / THEN the token endpoint says so with a 404
-    reply = token_request(api)
-    assert reply.status == 404
-    assert body_of(reply)["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("path", ["/.well-known/jwks.json", f"/{POOL_ID}/.well-known/jwks.json"])
