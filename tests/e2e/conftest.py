@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -51,6 +57,44 @@ class Platform:
             AllowedOAuthFlowsUserPoolClient=True,
         )["UserPoolClient"]
         return client["ClientId"], client["ClientSecret"]
+
+    def admin_tokens(self, scope: str = "openid email genai/admin") -> dict[str, Any]:
+        """Sign the seeded admin in as the portal does: /oauth2/authorize + /login (PKCE S256), then the code."""
+        idp = self.aws("cognito-idp")
+        pools = idp.list_user_pools(MaxResults=10)["UserPools"]
+        pool_id = next(p["Id"] for p in pools if p["Name"].endswith("-admins"))
+        clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)["UserPoolClients"]
+        client_id = next(c["ClientId"] for c in clients if c["ClientName"] == "admin-portal")
+        callback = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"][
+            "CallbackURLs"
+        ][0]
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": callback,
+            "scope": scope,
+            "state": "e2e",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        page = requests.get(f"{self.url}/oauth2/authorize", params=params, timeout=10)
+        assert page.status_code == 200, page.text
+        hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+        form = {html.unescape(k): html.unescape(v) for k, v in hidden}
+        form |= {"username": self.credentials["admin_username"], "password": self.credentials["admin_password"]}
+        login = requests.post(f"{self.url}/login", data=form, allow_redirects=False, timeout=10)
+        assert login.status_code == 302, login.text
+        code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
+        data = {"grant_type": "authorization_code", "client_id": client_id, "code": code, "redirect_uri": callback}
+        tokens = requests.post(f"{self.url}/oauth2/token", data=data | {"code_verifier": verifier}, timeout=10)
+        assert tokens.status_code == 200, tokens.text
+        return dict(tokens.json())
+
+    def signing_key(self) -> bytes:
+        """The runtime's token signing key (PEM), to mint tokens with claims a real issuer would never give."""
+        return (self.state_dir / "token-signing-key.pem").read_bytes()
 
     def session(self, token: str | None = None) -> requests.Session:
         """An HTTP session that sends `token` (default: a token of the demo app with every scope)."""
