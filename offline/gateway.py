@@ -247,7 +247,8 @@ class LocalApi:
             "httpMethod": method,
             "extendedRequestId": request_id,
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{self.stage}{path}",
+            # The path as the client called it: the execute-api URL carries the stage, the local API does not.
+            "path": path,
             "accountId": self.account_id,
             "protocol": "HTTP/1.1",
             "stage": self.stage,

@@ -118,3 +118,16 @@ def test_body_over_the_api_limit_is_refused_before_any_function_runs(platform: P
     )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_the_openapi_document_is_served_without_a_token_with_this_server(platform: Platform) -> None:
+    # GIVEN the running API
+    # WHEN its OpenAPI document is fetched without a token
+    response = requests.get(f"{platform.url}/v1/openapi.json", timeout=10)
+
+    # THEN it is the whole API's document, naming the URL it was fetched from as its server
+    assert response.status_code == 200
+    spec = response.json()
+    assert spec["openapi"].startswith("3.1")
+    assert spec["servers"] == [{"url": platform.url}]
+    assert {"/v1/health", "/v1/prompts", "/admin/whoami"} <= set(spec["paths"])

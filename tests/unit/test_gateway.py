@@ -314,7 +314,7 @@ def test_an_authorised_request_reaches_the_function_as_a_rest_proxy_event(
     assert context["authorizer"]["claims"]["scope"] == "genai/prompts.read"
     assert (context["stage"], context["path"], context["resourcePath"], context["accountId"]) == (
         STAGE,
-        "/dev/v1/prompts/greeting",
+        "/v1/prompts/greeting",  # as the client called it: the local API has no stage in its URLs
         "/v1/prompts/{name}",
         ACCOUNT,
     )
