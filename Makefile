@@ -13,7 +13,7 @@ STATE   ?= .local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-venv run reset lint format validate build pytest test unit integration e2e bench clean
+.PHONY: help venv sam-venv run reset lint format validate build pytest test unit integration e2e openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ e2e: venv
 	$(VPY) -m pytest tests/e2e
 
 test: lint validate build pytest ## every check: lint, template validation, build, tests
+
+openapi: venv ## regenerate functions/system/openapi.json and docs/api.md from the routes
+	$(VPY) -m tools.openapi
 
 bench: venv ## API latency through the offline runtime, as ratios to /v1/health in the same run
 	$(VPY) bench/api_latency.py
