@@ -345,6 +345,9 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of new connections (a test suite, a load script, a
+    # browser) overflowed it and the rest were dropped or reset. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, host: str, port: int, api: LocalApi) -> None:
         super().__init__((host, port), _Handler)
