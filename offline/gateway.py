@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -303,12 +304,72 @@ def _proxy_reply(result: Any) -> Reply | None:
     return Reply(result["statusCode"], headers, data)
 
 
+# RFC 9110 5.6.2: a method is a token. Any token is served (and answered like API Gateway answers a method
+# no route declares); anything else is a malformed request line.
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_MAX_LINE = 65536  # the request line, as the stdlib server allows
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 in front of `LocalApi.handle`; every answer, the HTTP layer's own errors too, is JSON."""
+
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, a keep-alive client's delayed ACK stalls each
     # response by ~40 ms.
     disable_nagle_algorithm = True
     server: ApiServer
+
+    def handle_one_request(self) -> None:
+        """The stdlib's loop step, except that every method reaches `_serve` (it answers unknown ones with a
+        501 HTML page of its own, and only for methods that have a `do_<METHOD>` attribute)."""
+        try:
+            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
+            if len(self.raw_requestline) > _MAX_LINE:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # the error has been answered
+            self._serve()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+        if len(words) == 2:
+            # HTTP/0.9 ("GET /path", no version, no headers): the stdlib would answer it without a status line or
+            # headers; nothing today speaks it, so it is refused like any other malformed request line.
+            self.command, self.path = words
+            self.requestline, self.request_version = " ".join(words), "HTTP/0.9"
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not supported; send HTTP/1.1")
+            return False
+        if not super().parse_request():
+            return False
+        if not _METHOD.fullmatch(self.command):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request method ({self.command!r})")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The errors the HTTP layer finds itself (request line, version, headers), in the gateway's envelope.
+
+        The stdlib writes an HTML page here; clients of this API parse JSON errors, so they get the template's
+        DEFAULT_4XX/DEFAULT_5XX response with the stdlib's status. The connection is closed after it: after a
+        malformed request the rest of the stream cannot be trusted to start a request.
+        """
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        if explain:
+            text = f"{text} ({explain})"
+        if getattr(self, "request_version", "") not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # else the stdlib writes neither the status line nor the headers
+        self.close_connection = True
+        response_type = "DEFAULT_4XX" if code < 500 else "DEFAULT_5XX"
+        self._send(self.server.api._gateway(None, response_type, text, str(uuid.uuid4()), code), time.perf_counter())
 
     def _serve(self) -> None:
         started = time.perf_counter()
@@ -322,6 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.api.handle(
                 self.command, self.path, list(self.headers.items()), body, self.client_address[0]
             )
+        self._send(reply, started)
+
+    def _send(self, reply: Reply, started: float) -> None:
         self.send_response(reply.status)
         sent = {k.lower() for k, _ in reply.headers}
         for name, value in reply.headers:
@@ -330,16 +394,18 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-type" not in sent:
             self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self.server.api.access_log(f"{self.command} {self.path} -> {reply.status} ({elapsed_ms:.0f} ms)")
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+        # A request refused before its request line was understood is logged by that line.
+        what = f"{self.command} {self.path}" if self.command else repr(getattr(self, "requestline", "")[:200])
+        self.server.api.access_log(f"{what} -> {reply.status} ({elapsed_ms:.0f} ms)")
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # one access line per request is written by _serve
+        pass  # one access line per request is written by _send
 
 
 class ApiServer(ThreadingHTTPServer):

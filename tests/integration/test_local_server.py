@@ -46,18 +46,26 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> TokenService:
     return TokenService(tmp_path_factory.mktemp("server") / "signing-key.pem", REGION)
 
 
-@pytest.fixture
-def pool() -> EchoPool:
+@pytest.fixture(scope="module")
+def shared_pool() -> EchoPool:
     return EchoPool()
 
 
 @pytest.fixture
-def server(pool: EchoPool, tokens: TokenService) -> Iterator[ApiServer]:
+def pool(shared_pool: EchoPool) -> EchoPool:
+    """The server's fake functions, with no events recorded yet."""
+    shared_pool.events.clear()
+    return shared_pool
+
+
+@pytest.fixture(scope="module")
+def server(shared_pool: EchoPool, tokens: TokenService) -> Iterator[ApiServer]:
+    """One server for the module (stopping one waits up to half a second for its serve loop)."""
     stack = Stack(load_template(ROOT / "template.yaml"), ROOT, "genai-test", REGION, "123456789012")
     app = read_application(stack)
     api = LocalApi(
         routes=app.routes,
-        pool=pool,  # type: ignore[arg-type]
+        pool=shared_pool,  # type: ignore[arg-type]
         tokens=tokens,
         pool_ids={r.user_pool_id: POOL_ID for r in app.routes if r.user_pool_id},
         gateway_responses=app.gateway_responses,
@@ -153,3 +161,81 @@ def test_150_simultaneous_fresh_connections_are_all_answered(server: ApiServer) 
 
     # WHEN / THEN every one of them gets its answer (before: resets and timeouts past a backlog of 5)
     assert Counter(outcomes) == {"200": clients}
+
+
+# -- methods and errors of the HTTP layer (finding 11) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        "TRACE /v1/health HTTP/1.1",
+        "CONNECT 127.0.0.1:443 HTTP/1.1",
+        "get /v1/health HTTP/1.1",
+        "FOO /v1/prompts HTTP/1.1",
+        "Post /v1/prompts HTTP/1.1",
+        "PROPFIND /v1/health HTTP/1.1",
+    ],
+)
+def test_any_method_is_answered_as_an_unknown_route_in_the_error_envelope(
+    server: ApiServer, pool: EchoPool, request_line: str
+) -> None:
+    # GIVEN a method no route declares (any token, any case)
+    # WHEN it is sent
+    reply, body = request_raw(server, f"{request_line}\r\nHost: local\r\n\r\n".encode())
+
+    # THEN API Gateway's unknown-route answer comes back: the template's 404 route_not_found, with a request id
+    error = assert_error_envelope(reply, body, 404)
+    assert error["code"] == "route_not_found"
+    assert error["type"] == "not_found_error"
+    assert pool.events == []
+
+
+def test_a_known_method_still_reaches_its_function(server: ApiServer, pool: EchoPool) -> None:
+    # GIVEN GET /v1/health (no authorizer)
+    # WHEN / THEN it is served by its function
+    reply, _ = request_raw(server, b"GET /v1/health HTTP/1.1\r\nHost: local\r\n\r\n")
+    assert reply.status == 200
+    assert pool.events[0]["httpMethod"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /v1/health HTTP/1.1 extra\r\n\r\n", 400),
+        (b"GET /v1/health HTTP/x.y\r\n\r\n", 400),
+        (b"GET /v1/health HTTP/2.0\r\n\r\n", 505),
+        (b"GET /v1/health\r\n", 400),
+        (b"POST /v1/health\r\n", 400),
+        (b"G(T /v1/health HTTP/1.1\r\nHost: local\r\n\r\n", 400),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: local\r\n\r\n", 414),
+        (b"GET /v1/health HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /v1/health HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431),
+    ],
+    ids=[
+        "one-word",
+        "four-words",
+        "bad-version",
+        "http-2",
+        "http-0.9",
+        "http-0.9-post",
+        "method-not-a-token",
+        "uri-too-long",
+        "header-line-too-long",
+        "too-many-headers",
+    ],
+)
+def test_errors_of_the_http_layer_are_json_in_the_error_envelope(
+    server: ApiServer, pool: EchoPool, data: bytes, status: int
+) -> None:
+    # GIVEN a request the HTTP layer itself refuses, before any route
+    # WHEN it is sent
+    with connect(server) as sock:
+        sock.sendall(data)
+        reply = read_reply(sock)
+
+        # THEN the answer is the status with JSON in the error envelope (never an HTML page), and the connection closes
+        assert_error_envelope(reply, reply.read(), status)
+        assert pool.events == []
+        assert closed_by_server(sock)
