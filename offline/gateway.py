@@ -306,8 +306,50 @@ def _proxy_reply(result: Any) -> Reply | None:
 
 # RFC 9110 5.6.2: a method is a token. Any token is served (and answered like API Gateway answers a method
 # no route declares); anything else is a malformed request line.
-_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_METHOD = re.compile(_TCHAR + "+")
 _MAX_LINE = 65536  # the request line, as the stdlib server allows
+# The chunked transfer coding (RFC 9112 7.1): chunk-size [ chunk-ext ] CRLF, where
+# chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ); and trailer fields after the last.
+_TOKEN_B = _TCHAR.encode() + b"+"
+_QUOTED_B = rb'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+_CHUNK_EXT = rb"[ \t]*;[ \t]*" + _TOKEN_B + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_B + b"|" + _QUOTED_B + b"))?"
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)(?:" + _CHUNK_EXT + rb")*")
+_TRAILER_FIELD = re.compile(_TOKEN_B + rb":[^\r\n\x00]*")
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
+_MAX_CHUNK_LINE = 8192  # a chunk-size line with its extensions, or one trailer field
+_MAX_TRAILER_FIELDS = 100  # as many as http.client allows header fields
+
+
+class _Refused(Exception):
+    """A request refused while reading its framing or body: answered with a gateway response, then closed."""
+
+    def __init__(self, status: int, response_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response_type = response_type
+        self.message = message
+
+
+def _too_large() -> _Refused:
+    return _Refused(413, "REQUEST_TOO_LARGE", "Request Too Long")
+
+
+def _bad_chunked(problem: str) -> _Refused:
+    return _Refused(400, "BAD_REQUEST_BODY", f"Malformed chunked request body: {problem}")
+
+
+def _content_length(values: list[str]) -> int:
+    """The body's length from its Content-Length field(s) (RFC 9110 8.6): one decimal number; a list of the same
+    number, repeated, is that number. Anything else (a sign, hex, disagreeing values) is a 400."""
+    found = {value.strip() for field in values for value in field.split(",")}
+    if len(found) != 1 or not _CONTENT_LENGTH.fullmatch(next(iter(found))):
+        shown = ", ".join(values)
+        raise _Refused(400, "DEFAULT_4XX", f"Invalid Content-Length {shown!r}: expected one decimal number")
+    digits = next(iter(found)).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_PAYLOAD_BYTES)):
+        raise _too_large()  # without int(): a thousands-digit value would raise, not compare
+    return int(digits)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -318,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
     # response by ~40 ms.
     disable_nagle_algorithm = True
     server: ApiServer
+    _expect_100 = False  # the request asked for 100 Continue, not sent yet (see handle_expect_100)
 
     def handle_one_request(self) -> None:
         """The stdlib's loop step, except that every method reaches `_serve` (it answers unknown ones with a
@@ -339,6 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def parse_request(self) -> bool:
+        self._expect_100 = False
         words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
         if len(words) == 2:
             # HTTP/0.9 ("GET /path", no version, no headers): the stdlib would answer it without a status line or
@@ -373,18 +417,100 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            # Do not read an oversized body; answer and close, as API Gateway does.
-            reply = self.server.api._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", str(uuid.uuid4()))
+        try:
+            body = self._read_body()
+        except _Refused as refused:
+            # Do not read on: the rest of the body is unread or its framing is lost. Answer, then close.
             self.close_connection = True
+            request_id = str(uuid.uuid4())
+            reply = self.server.api._gateway(None, refused.response_type, refused.message, request_id, refused.status)
         else:
-            body = self.rfile.read(length) if length else b""
             reply = self.server.api.handle(
                 self.command, self.path, list(self.headers.items()), body, self.client_address[0]
             )
         self._send(reply, started)
 
+    # -- the request body -------------------------------------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        """The body as RFC 9112 6.3 frames it, at most MAX_PAYLOAD_BYTES (a 413 before reading more than that)."""
+        encodings = self.headers.get_all("transfer-encoding") or []
+        lengths = self.headers.get_all("content-length") or []
+        if encodings:
+            # Both framings in one request is how requests are smuggled past a proxy; RFC 9112 6.3 lets a server
+            # refuse it outright (or let Transfer-Encoding win) and close. This one refuses.
+            if lengths:
+                raise _Refused(400, "DEFAULT_4XX", "A request must not have both Content-Length and Transfer-Encoding")
+            if self.request_version == "HTTP/1.0":  # RFC 9112 6.1: its framing is faulty
+                raise _Refused(400, "DEFAULT_4XX", "Transfer-Encoding needs HTTP/1.1")
+            codings = [c.strip().lower() for field in encodings for c in field.split(",") if c.strip()]
+            if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
+                raise _Refused(400, "DEFAULT_4XX", "Transfer-Encoding must end with chunked, applied once")
+            if len(codings) > 1:
+                unsupported = ", ".join(codings[:-1])
+                raise _Refused(501, "DEFAULT_5XX", f"Transfer-Encoding {unsupported} is not supported; use chunked")
+            self._continue()
+            return self._read_chunked()
+        length = _content_length(lengths) if lengths else 0
+        if length > MAX_PAYLOAD_BYTES:
+            raise _too_large()
+        if length == 0:
+            return b""
+        self._continue()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _Refused(400, "BAD_REQUEST_BODY", f"The body ended after {len(body)} of its {length} bytes")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self._chunk_line()
+            size_line = _CHUNK_SIZE.fullmatch(line)
+            if size_line is None:
+                raise _bad_chunked(f"bad chunk size line {line[:40]!r}")
+            digits = size_line.group(1).lstrip(b"0") or b"0"
+            if len(digits) > 8 or len(body) + int(digits, 16) > MAX_PAYLOAD_BYTES:
+                raise _too_large()  # before reading the chunk
+            size = int(digits, 16)
+            if size == 0:
+                break
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise _bad_chunked("the body ended inside a chunk")
+            body += data
+            if self._chunk_line() != b"":
+                raise _bad_chunked("a chunk is longer than its size")
+        for _ in range(_MAX_TRAILER_FIELDS + 1):
+            line = self._chunk_line()
+            if not line:
+                # Trailer fields are read and dropped, as API Gateway passes none to the function.
+                return bytes(body)
+            if not _TRAILER_FIELD.fullmatch(line):
+                raise _bad_chunked(f"bad trailer field {line[:40]!r}")
+        raise _bad_chunked(f"more than {_MAX_TRAILER_FIELDS} trailer fields")
+
+    def _chunk_line(self) -> bytes:
+        """One line of the chunked coding, without its CRLF (a bare LF is accepted, as for header lines)."""
+        raw = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+        if len(raw) > _MAX_CHUNK_LINE:
+            raise _bad_chunked(f"a chunk size or trailer line is longer than {_MAX_CHUNK_LINE} bytes")
+        if not raw.endswith(b"\n"):
+            raise _bad_chunked("the body ended before its last chunk")
+        return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue` is answered once the body's framing and size are known to be acceptable, so a
+        client announcing 20 MB gets its 413 instead of an invitation to send them."""
+        self._expect_100 = True
+        return True
+
+    def _continue(self) -> None:
+        if self._expect_100:
+            self._expect_100 = False
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+
+    # -- the response -----------------------------------------------------------------------------------------------
     def _send(self, reply: Reply, started: float) -> None:
         self.send_response(reply.status)
         sent = {k.lower() for k, _ in reply.headers}
