@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import logging
 import re
@@ -534,29 +535,59 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one access line per request is written by _send
 
 
+class ListenError(Exception):
+    """The API cannot listen on its address: the port is taken, not allowed, or the host is not this machine's."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        self.host, self.port = host, port
+        self.in_use = error.errno == errno.EADDRINUSE
+        if self.in_use:
+            message = f"port {port} on {host} is already in use"
+        else:
+            message = f"cannot listen on {host}:{port}: {error.strerror or error}"
+        super().__init__(message)
+
+
 class ApiServer(ThreadingHTTPServer):
+    """Binds and listens when constructed, so the port is held from then on; `start(api)` begins answering.
+
+    Connections that arrive in between wait in the listen queue and are answered once serving starts.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
     # socketserver's default listen backlog is 5: a burst of new connections (a test suite, a load script, a
     # browser) overflowed it and the rest were dropped or reset. The kernel caps this at net.core.somaxconn.
     request_queue_size = 1024
 
-    def __init__(self, host: str, port: int, api: LocalApi) -> None:
-        super().__init__((host, port), _Handler)
-        self.api = api
+    def __init__(self, host: str, port: int, api: LocalApi | None = None) -> None:
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as exc:
+            raise ListenError(host, port, exc) from exc
+        self._api = api
         self._thread: threading.Thread | None = None
+
+    @property
+    def api(self) -> LocalApi:
+        if self._api is None:
+            raise RuntimeError("the API server was not given its API (start(api))")
+        return self._api
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> None:
+    def start(self, api: LocalApi | None = None) -> None:
+        if api is not None:
+            self._api = api
+        assert self.api  # before any request needs it
         self._thread = threading.Thread(target=self.serve_forever, name="api-server", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread:
+        if self._thread:  # shutdown() waits for serve_forever, forever if it never ran
+            self.shutdown()
             self._thread.join(timeout=5)
+        self.server_close()

@@ -92,6 +92,10 @@ class OfflineRuntime:
     # -- start/stop --------------------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
+        # The API's port first: a taken port fails here at once, before moto and provisioning take seconds
+        # (and before anything is written to the state folder). Requests arriving during the start-up wait in
+        # the listen queue and are answered when _start_api begins serving.
+        self.api_server = ApiServer(cfg.host, cfg.port)
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self._start_moto()
         # Before any state machine exists: moto only executes machines created while execution is on.
@@ -216,8 +220,8 @@ class OfflineRuntime:
             token_pool_id=self._token_pool_id(),
             client_lookup=self._lookup_client,
         )
-        self.api_server = ApiServer(cfg.host, cfg.port, api)
-        self.api_server.start()
+        assert self.api_server
+        self.api_server.start(api)
 
     def stop(self) -> None:
         """Stop taking requests, stop the event sources, save the state, then end workers and moto."""

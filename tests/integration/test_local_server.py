@@ -19,7 +19,7 @@ import requests
 
 from offline.auth import TokenService
 from offline.cfn import Stack, load_template
-from offline.gateway import MAX_PAYLOAD_BYTES, ApiServer, LocalApi
+from offline.gateway import MAX_PAYLOAD_BYTES, ApiServer, ListenError, LocalApi
 from offline.sam import read_application
 from tests.conftest import ROOT
 
@@ -553,3 +553,17 @@ def test_a_head_request_with_a_bad_content_length_gets_a_400_without_body(server
         assert reply.status == 400
         assert reply.getheader("content-type") == "application/json"
         assert closed_by_server(sock)
+
+
+def test_the_server_holds_its_port_from_construction() -> None:
+    # GIVEN a server bound but not yet serving (the runtime binds first, then starts everything else)
+    held = ApiServer("127.0.0.1", 0)
+    try:
+        port = held.server_address[1]
+
+        # WHEN another server tries the same port
+        # THEN it cannot take it
+        with pytest.raises(ListenError, match=f"port {port} on 127.0.0.1 is already in use"):
+            ApiServer("127.0.0.1", port)
+    finally:
+        held.stop()
