@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from offline.gateway import ListenError
 from offline.runtime import OfflineRuntime, RuntimeConfig
 
 
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         runtime.start()
+    except ListenError as exc:
+        # One line, no traceback: this is the user's to fix, and nothing else has started yet.
+        hint = f"; pick another port: make run PORT={exc.port + 1} (or --port {exc.port + 1})" if exc.in_use else ""
+        print(f"cannot start: {exc}{hint}", file=sys.stderr)
+        runtime.stop()
+        return 1
     except Exception as exc:
         logging.getLogger("offline").exception("cannot start the offline runtime")
         print(f"cannot start: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -312,25 +314,214 @@ def _proxy_reply(result: Any) -> Reply | None:
     return Reply(result["statusCode"], headers, data)
 
 
+# RFC 9110 5.6.2: a method is a token. Any token is served (and answered like API Gateway answers a method
+# no route declares); anything else is a malformed request line.
+_TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_METHOD = re.compile(_TCHAR + "+")
+_MAX_LINE = 65536  # the request line, as the stdlib server allows
+# The chunked transfer coding (RFC 9112 7.1): chunk-size [ chunk-ext ] CRLF, where
+# chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ); and trailer fields after the last.
+_TOKEN_B = _TCHAR.encode() + b"+"
+_QUOTED_B = rb'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+_CHUNK_EXT = rb"[ \t]*;[ \t]*" + _TOKEN_B + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_B + b"|" + _QUOTED_B + b"))?"
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)(?:" + _CHUNK_EXT + rb")*")
+_TRAILER_FIELD = re.compile(_TOKEN_B + rb":[^\r\n\x00]*")
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
+_MAX_CHUNK_LINE = 8192  # a chunk-size line with its extensions, or one trailer field
+_MAX_TRAILER_FIELDS = 100  # as many as http.client allows header fields
+
+
+class _Refused(Exception):
+    """A request refused while reading its framing or body: answered with a gateway response, then closed."""
+
+    def __init__(self, status: int, response_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response_type = response_type
+        self.message = message
+
+
+def _too_large() -> _Refused:
+    return _Refused(413, "REQUEST_TOO_LARGE", "Request Too Long")
+
+
+def _bad_chunked(problem: str) -> _Refused:
+    return _Refused(400, "BAD_REQUEST_BODY", f"Malformed chunked request body: {problem}")
+
+
+def _content_length(values: list[str]) -> int:
+    """The body's length from its Content-Length field(s) (RFC 9110 8.6): one decimal number; a list of the same
+    number, repeated, is that number. Anything else (a sign, hex, disagreeing values) is a 400."""
+    found = {value.strip() for field in values for value in field.split(",")}
+    if len(found) != 1 or not _CONTENT_LENGTH.fullmatch(next(iter(found))):
+        shown = ", ".join(values)
+        raise _Refused(400, "DEFAULT_4XX", f"Invalid Content-Length {shown!r}: expected one decimal number")
+    digits = next(iter(found)).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_PAYLOAD_BYTES)):
+        raise _too_large()  # without int(): a thousands-digit value would raise, not compare
+    return int(digits)
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 in front of `LocalApi.handle`; every answer, the HTTP layer's own errors too, is JSON."""
+
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, a keep-alive client's delayed ACK stalls each
     # response by ~40 ms.
     disable_nagle_algorithm = True
     server: ApiServer
+    _expect_100 = False  # the request asked for 100 Continue, not sent yet (see handle_expect_100)
+
+    def handle_one_request(self) -> None:
+        """The stdlib's loop step, except that every method reaches `_serve` (it answers unknown ones with a
+        501 HTML page of its own, and only for methods that have a `do_<METHOD>` attribute)."""
+        try:
+            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
+            if len(self.raw_requestline) > _MAX_LINE:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # the error has been answered
+            self._serve()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        self._expect_100 = False
+        words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+        if len(words) == 2:
+            # HTTP/0.9 ("GET /path", no version, no headers): the stdlib would answer it without a status line or
+            # headers; nothing today speaks it, so it is refused like any other malformed request line.
+            self.command, self.path = words
+            self.requestline, self.request_version = " ".join(words), "HTTP/0.9"
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not supported; send HTTP/1.1")
+            return False
+        if not super().parse_request():
+            return False
+        if not _METHOD.fullmatch(self.command):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request method ({self.command!r})")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The errors the HTTP layer finds itself (request line, version, headers), in the gateway's envelope.
+
+        The stdlib writes an HTML page here; clients of this API parse JSON errors, so they get the template's
+        DEFAULT_4XX/DEFAULT_5XX response with the stdlib's status. The connection is closed after it: after a
+        malformed request the rest of the stream cannot be trusted to start a request.
+        """
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        if explain:
+            text = f"{text} ({explain})"
+        if getattr(self, "request_version", "") not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # else the stdlib writes neither the status line nor the headers
+        self.close_connection = True
+        response_type = "DEFAULT_4XX" if code < 500 else "DEFAULT_5XX"
+        self._send(self.server.api._gateway(None, response_type, text, str(uuid.uuid4()), code), time.perf_counter())
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            # Do not read an oversized body; answer and close, as API Gateway does.
-            reply = self.server.api._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", str(uuid.uuid4()))
+        try:
+            body = self._read_body()
+        except _Refused as refused:
+            # Do not read on: the rest of the body is unread or its framing is lost. Answer, then close.
             self.close_connection = True
+            request_id = str(uuid.uuid4())
+            reply = self.server.api._gateway(None, refused.response_type, refused.message, request_id, refused.status)
         else:
-            body = self.rfile.read(length) if length else b""
             reply = self.server.api.handle(
                 self.command, self.path, list(self.headers.items()), body, self.client_address[0]
             )
+        self._send(reply, started)
+
+    # -- the request body -------------------------------------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        """The body as RFC 9112 6.3 frames it, at most MAX_PAYLOAD_BYTES (a 413 before reading more than that)."""
+        encodings = self.headers.get_all("transfer-encoding") or []
+        lengths = self.headers.get_all("content-length") or []
+        if encodings:
+            # Both framings in one request is how requests are smuggled past a proxy; RFC 9112 6.3 lets a server
+            # refuse it outright (or let Transfer-Encoding win) and close. This one refuses.
+            if lengths:
+                raise _Refused(400, "DEFAULT_4XX", "A request must not have both Content-Length and Transfer-Encoding")
+            if self.request_version == "HTTP/1.0":  # RFC 9112 6.1: its framing is faulty
+                raise _Refused(400, "DEFAULT_4XX", "Transfer-Encoding needs HTTP/1.1")
+            codings = [c.strip().lower() for field in encodings for c in field.split(",") if c.strip()]
+            if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
+                raise _Refused(400, "DEFAULT_4XX", "Transfer-Encoding must end with chunked, applied once")
+            if len(codings) > 1:
+                unsupported = ", ".join(codings[:-1])
+                raise _Refused(501, "DEFAULT_5XX", f"Transfer-Encoding {unsupported} is not supported; use chunked")
+            self._continue()
+            return self._read_chunked()
+        length = _content_length(lengths) if lengths else 0
+        if length > MAX_PAYLOAD_BYTES:
+            raise _too_large()
+        if length == 0:
+            return b""
+        self._continue()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _Refused(400, "BAD_REQUEST_BODY", f"The body ended after {len(body)} of its {length} bytes")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self._chunk_line()
+            size_line = _CHUNK_SIZE.fullmatch(line)
+            if size_line is None:
+                raise _bad_chunked(f"bad chunk size line {line[:40]!r}")
+            digits = size_line.group(1).lstrip(b"0") or b"0"
+            if len(digits) > 8 or len(body) + int(digits, 16) > MAX_PAYLOAD_BYTES:
+                raise _too_large()  # before reading the chunk
+            size = int(digits, 16)
+            if size == 0:
+                break
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise _bad_chunked("the body ended inside a chunk")
+            body += data
+            if self._chunk_line() != b"":
+                raise _bad_chunked("a chunk is longer than its size")
+        for _ in range(_MAX_TRAILER_FIELDS + 1):
+            line = self._chunk_line()
+            if not line:
+                # Trailer fields are read and dropped, as API Gateway passes none to the function.
+                return bytes(body)
+            if not _TRAILER_FIELD.fullmatch(line):
+                raise _bad_chunked(f"bad trailer field {line[:40]!r}")
+        raise _bad_chunked(f"more than {_MAX_TRAILER_FIELDS} trailer fields")
+
+    def _chunk_line(self) -> bytes:
+        """One line of the chunked coding, without its CRLF (a bare LF is accepted, as for header lines)."""
+        raw = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+        if len(raw) > _MAX_CHUNK_LINE:
+            raise _bad_chunked(f"a chunk size or trailer line is longer than {_MAX_CHUNK_LINE} bytes")
+        if not raw.endswith(b"\n"):
+            raise _bad_chunked("the body ended before its last chunk")
+        return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue` is answered once the body's framing and size are known to be acceptable, so a
+        client announcing 20 MB gets its 413 instead of an invitation to send them."""
+        self._expect_100 = True
+        return True
+
+    def _continue(self) -> None:
+        if self._expect_100:
+            self._expect_100 = False
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+
+    # -- the response -----------------------------------------------------------------------------------------------
+    def _send(self, reply: Reply, started: float) -> None:
         self.send_response(reply.status)
         sent = {k.lower() for k, _ in reply.headers}
         for name, value in reply.headers:
@@ -339,38 +530,73 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-type" not in sent:
             self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self.server.api.access_log(f"{self.command} {self.path} -> {reply.status} ({elapsed_ms:.0f} ms)")
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+        # A request refused before its request line was understood is logged by that line.
+        what = f"{self.command} {self.path}" if self.command else repr(getattr(self, "requestline", "")[:200])
+        self.server.api.access_log(f"{what} -> {reply.status} ({elapsed_ms:.0f} ms)")
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # one access line per request is written by _serve
+        pass  # one access line per request is written by _send
+
+
+class ListenError(Exception):
+    """The API cannot listen on its address: the port is taken, not allowed, or the host is not this machine's."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        self.host, self.port = host, port
+        self.in_use = error.errno == errno.EADDRINUSE
+        if self.in_use:
+            message = f"port {port} on {host} is already in use"
+        else:
+            message = f"cannot listen on {host}:{port}: {error.strerror or error}"
+        super().__init__(message)
 
 
 class ApiServer(ThreadingHTTPServer):
+    """Binds and listens when constructed, so the port is held from then on; `start(api)` begins answering.
+
+    Connections that arrive in between wait in the listen queue and are answered once serving starts.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of new connections (a test suite, a load script, a
+    # browser) overflowed it and the rest were dropped or reset. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
-    def __init__(self, host: str, port: int, api: LocalApi) -> None:
-        super().__init__((host, port), _Handler)
-        self.api = api
+    def __init__(self, host: str, port: int, api: LocalApi | None = None) -> None:
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as exc:
+            raise ListenError(host, port, exc) from exc
+        self._api = api
         self._thread: threading.Thread | None = None
+
+    @property
+    def api(self) -> LocalApi:
+        if self._api is None:
+            raise RuntimeError("the API server was not given its API (start(api))")
+        return self._api
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> None:
+    def start(self, api: LocalApi | None = None) -> None:
+        if api is not None:
+            self._api = api
+        assert self.api  # before any request needs it
         self._thread = threading.Thread(target=self.serve_forever, name="api-server", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread:
+        if self._thread:  # shutdown() waits for serve_forever, forever if it never ran
+            self.shutdown()
             self._thread.join(timeout=5)
+        self.server_close()

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import string
 import threading
 from dataclasses import dataclass, field
@@ -93,7 +94,11 @@ class OfflineRuntime:
     # -- start/stop --------------------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        # The API's port first: a taken port fails here at once, before moto and provisioning take seconds
+        # (and before anything is written to the state folder). Requests arriving during the start-up wait in
+        # the listen queue and are answered when _start_api begins serving.
+        self.api_server = ApiServer(cfg.host, cfg.port)
+        make_private(cfg.state_dir)
         self._start_moto()
         # Before any state machine exists: moto only executes machines created while execution is on.
         self._stoppers.append(enable_execution(self.moto_port))
@@ -260,8 +265,8 @@ class OfflineRuntime:
             client_lookup=self._lookup_client,
             hosted_ui=HostedUi(tokens, self._lookup_client, self._verify_user),
         )
-        self.api_server = ApiServer(cfg.host, cfg.port, api)
-        self.api_server.start()
+        assert self.api_server
+        self.api_server.start(api)
 
     def stop(self) -> None:
         """Stop taking requests, stop the event sources, save the state, then end workers and moto."""
@@ -334,6 +339,32 @@ class OfflineRuntime:
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=ADMIN_EMAIL, GroupName="admins")
             return ADMIN_EMAIL, password
         return None, None
+
+
+def make_private(state_dir: Path) -> None:
+    """Make the state folder the owner's only: it holds every client secret, the admin password (in the
+    snapshot's user pools and in credentials.json) and the token signing key.
+
+    Sets this process's umask, so that whatever is created from here on is 0700/0600 — by the state store,
+    the function pool's log files, the workers (they inherit it) — then tightens what an older run left
+    readable to group or others. Symbolic links are left alone (their mode means nothing; their targets
+    are not the state folder's).
+    """
+    os.umask(0o077)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    paths = [state_dir]
+    for root, dirs, files in os.walk(state_dir):
+        paths += [Path(root, name) for name in (*dirs, *files)]
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            private = 0o700 if stat.S_ISDIR(mode) else stat.S_IMODE(mode) & 0o700
+            if stat.S_IMODE(mode) != private:
+                path.chmod(private)
+        except OSError as exc:  # not ours, or gone meanwhile
+            log.warning("could not make %s readable by its owner only: %s", path, exc)
 
 
 def _password() -> str:

@@ -141,8 +141,8 @@ def start_platform(state_dir: Path, log_path: Path) -> Platform:
         try:
             if requests.get(f"{url}/v1/health", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or listening and still starting (the request waits in the listen queue)
         time.sleep(0.2)
     else:
         process.kill()
