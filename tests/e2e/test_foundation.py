@@ -131,3 +131,19 @@ def test_the_openapi_document_is_served_without_a_token_with_this_server(platfor
     assert spec["openapi"].startswith("3.1")
     assert spec["servers"] == [{"url": platform.url}]
     assert {"/v1/health", "/v1/prompts", "/admin/whoami"} <= set(spec["paths"])
+
+
+def test_the_two_413s_speak_with_one_code_and_one_wording(platform: Platform) -> None:
+    # GIVEN a body over API Gateway's 10 MB limit, and one under it but over the functions' 1 MB limit
+    session = platform.session()
+    headers = {"Content-Type": "application/json"}
+    gateway = session.post(f"{platform.url}/v1/prompts", data=b"x" * (10 * 1024 * 1024 + 1), headers=headers)
+    function = session.post(f"{platform.url}/v1/prompts", data=b'"' + b"x" * (2 * 1024 * 1024) + b'"', headers=headers)
+
+    # THEN both are 413 payload_too_large in the envelope, worded the same way, each naming its limit
+    for response, limit in ((gateway, 10_485_760), (function, 1_048_576)):
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert (error["type"], error["code"]) == ("invalid_request_error", "payload_too_large")
+        assert error["message"].startswith(f"the request body is larger than the limit of {limit} bytes")
+        assert response.headers["x-request-id"]

@@ -72,8 +72,7 @@ def server(shared_pool: EchoPool, tokens: TokenService) -> Iterator[ApiServer]:
         gateway_responses=app.gateway_responses,
         stage="dev",
         account_id="123456789012",
-        token_pool_id=None,
-        client_lookup=lambda pool_id, client_id: None,
+        client_lookup=lambda client_id: None,
         access_log=lambda line: None,
     )
     running = ApiServer("127.0.0.1", 0, api)
@@ -308,7 +307,7 @@ def test_a_chunked_chunk_over_10_mb_is_a_413_without_reading_it(server: ApiServe
         error = assert_error_envelope(reply, reply.read(), 413)
 
         # THEN the answer is a 413 at once, the function never runs, and the server closes the connection
-        assert error["code"] == "request_too_large"
+        assert error["code"] == "payload_too_large"
         assert pool.events == []
         assert closed_by_server(sock)
 
@@ -325,7 +324,7 @@ def test_chunks_adding_up_to_more_than_10_mb_are_a_413(server: ApiServer, pool: 
 
         # THEN the limit holds for the sum of the chunks
         error = assert_error_envelope(reply, reply.read(), 413)
-        assert error["code"] == "request_too_large"
+        assert error["code"] == "payload_too_large"
         assert pool.events == []
         assert closed_by_server(sock)
 
@@ -348,7 +347,7 @@ def test_an_upload_over_10_mb_from_requests_gets_the_413(
 
     # THEN it reads the 413 (not a reset connection), and no function ran
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "request_too_large"
+    assert response.json()["error"]["code"] == "payload_too_large"
     assert pool.events == []
 
 
