@@ -15,7 +15,7 @@ STATE   ?= .local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-venv checkov-venv run reset lint format validate build pytest test unit integration e2e openapi \
+.PHONY: help venv sam-venv checkov-venv run reset lint format validate build pytest test unit integration e2e fuzz openapi \
 	bench clean
 
 help: ## list the targets
@@ -86,6 +86,9 @@ integration: venv
 
 e2e: venv
 	$(VPY) -m pytest tests/e2e
+
+fuzz: venv ## schemathesis over every route of the served OpenAPI document (bounded; part of make test)
+	$(VPY) -m pytest tests/e2e/test_fuzz.py
 
 test: lint validate build pytest ## every check: lint, template validation, build, tests
 
