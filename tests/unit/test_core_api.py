@@ -650,8 +650,20 @@ def test_a_base64_body_that_is_utf8_json_is_accepted(app: APIGatewayRestResolver
         ('{"name": "x", "size": 1e999}', "the number 1e999 is out of range"),
         ('{"name": "x", "size": NaN}', "NaN is not valid JSON; send a number or null"),
         ('{"name": "x", "size": -Infinity}', "-Infinity is not valid JSON; send a number or null"),
+        ('[{"name": "x"}, [{}, 3.4e-80]]', "the body must be a JSON object, not list"),
+        ('"just a string"', "the body must be a JSON object, not str"),
     ],
-    ids=["nested-50000", "nested-65", "int-40-digits", "int-5000-digits", "float-overflow", "nan", "infinity"],
+    ids=[
+        "nested-50000",
+        "nested-65",
+        "int-40-digits",
+        "int-5000-digits",
+        "float-overflow",
+        "nan",
+        "infinity",
+        "top-level-array",
+        "top-level-string",
+    ],
 )
 def test_hostile_json_is_a_400_saying_what_is_wrong(app: APIGatewayRestResolver, body: str, reason: str) -> None:
     # GIVEN a body that Python's json module would choke on (RecursionError) or accept but storage would not
