@@ -1,7 +1,8 @@
 """Strict parsing of JSON request bodies: what any client may send must end in a 400, never a 500.
 
 A body is one JSON object. Python's `json.loads` accepts `NaN`/`Infinity`, integers of any length, and recurses
-once per nesting level. Each of those reached storage or the stack as a server error (DynamoDB's number limits, `RecursionError`), so request
+once per nesting level. Each of those reached storage or the stack as a server error (DynamoDB's number limits,
+`RecursionError`), so request
 bodies are parsed here: standard JSON only, integers within 64 bits, finite floats, bounded nesting. Failures are
 `json.JSONDecodeError`s with a message that says what to change (Powertools turns them into validation errors).
 """
