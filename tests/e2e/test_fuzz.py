@@ -12,20 +12,15 @@ own, so what other tests stored cannot change what the fuzzer sees, nor the fuzz
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import secrets
 import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 import schemathesis
 from schemathesis.engine import Status, events
 
@@ -99,48 +94,6 @@ CHECKS: dict[str, dict[str, Any]] = {
 # Not set, so off: max_response_time. Timing on a shared 2-core CI machine is noise; `make bench` measures latency.
 
 
-def _admin_token(platform: Platform) -> str:
-    """An access token of the seeded administrator, through the local Hosted UI: authorization code + PKCE S256."""
-    idp = platform.aws("cognito-idp")
-    pool_id = next(p["Id"] for p in idp.list_user_pools(MaxResults=10)["UserPools"] if p["Name"].endswith("-admins"))
-    clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)["UserPoolClients"]
-    client_id = next(c["ClientId"] for c in clients if c["ClientName"] == "admin-portal")
-    described = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
-    callback = described["CallbackURLs"][0]  # http://localhost:3000/admin/ (template AdminPortalUrl)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {
-        "client_id": client_id,
-        "redirect_uri": callback,
-        "response_type": "code",
-        "state": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    form = requests.get(f"{platform.url}/oauth2/authorize", params=params, timeout=10)
-    assert form.status_code == 200, form.text
-    credentials = {
-        "username": platform.credentials["admin_username"],
-        "password": platform.credentials["admin_password"],
-    }
-    login = requests.post(f"{platform.url}/login", data={**params, **credentials}, allow_redirects=False, timeout=10)
-    assert login.status_code == 302, login.text
-    code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
-    token = requests.post(
-        f"{platform.url}/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": client_id,
-            "code": code,
-            "redirect_uri": callback,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert token.status_code == 200, token.text
-    return str(token.json()["access_token"])
-
-
 def fuzz_config(app_token: str, admin_token: str) -> dict[str, Any]:
     """The schemathesis configuration (the schema of `schemathesis.toml`, as a dict)."""
     return {
@@ -207,7 +160,7 @@ def test_no_input_gets_a_5xx_and_every_answer_is_documented(
     fuzz_platform: Platform, capsys: pytest.CaptureFixture[str]
 ) -> None:
     platform = fuzz_platform
-    app_token, admin_token = platform.token(), _admin_token(platform)
+    app_token, admin_token = platform.token(), platform.admin_tokens()["access_token"]
     session = platform.session(app_token)
     for body in SEEDED_PROMPTS:
         created = session.post(f"{platform.url}/v1/prompts", json=body, timeout=10)
