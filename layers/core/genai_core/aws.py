@@ -34,3 +34,14 @@ def client(service: str, region: str | None = None) -> Any:
 def resource(service: str, region: str | None = None) -> Any:
     """A boto3 resource (DynamoDB tables mostly), with the same settings as `client`."""
     return _session().resource(service, **_options(region))  # type: ignore[call-overload]
+
+
+@cache
+def provider_client(service: str, region: str | None, read_timeout: float) -> Any:
+    """A client for a model provider's runtime API: no botocore retries (the gateway retries, then falls back to
+    the next target, and needs to see each throttle) and the target's own read timeout."""
+    options = _options(region)
+    options["config"] = Config(
+        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout
+    )
+    return _session().client(service, **options)  # type: ignore[call-overload]
