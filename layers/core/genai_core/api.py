@@ -32,6 +32,7 @@ from genai_core.errors import (
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     UpstreamError,
@@ -53,6 +54,7 @@ _STATUS: dict[type[GenAIError], tuple[HTTPStatus, str]] = {
     UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "invalid_request_error"),
     RateLimited: (HTTPStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
     UpstreamError: (HTTPStatus.BAD_GATEWAY, "api_error"),
+    ServiceUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "api_error"),
 }
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -62,13 +64,22 @@ def error_body(message: str, *, type_: str, code: str, param: str | None = None)
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def error_response(exc: GenAIError) -> Response:
-    status, type_ = next(
+def _status(exc: GenAIError) -> tuple[HTTPStatus, str]:
+    return next(
         (_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS),
         (HTTPStatus.INTERNAL_SERVER_ERROR, "api_error"),
     )
+
+
+def status_of(exc: GenAIError) -> int:
+    """The HTTP status a domain error is answered with (usage records keep it)."""
+    return _status(exc)[0].value
+
+
+def error_response(exc: GenAIError) -> Response:
+    status, type_ = _status(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return Response(
         status_code=status.value,

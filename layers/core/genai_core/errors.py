@@ -61,3 +61,13 @@ class UpstreamError(GenAIError):
     """A dependency (model provider, AWS service) failed after retries."""
 
     code = "upstream_error"
+
+
+class ServiceUnavailable(GenAIError):
+    """Nothing can serve the request right now (e.g. every target of a model is cooling down); retry later."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = retry_after_seconds

@@ -6,11 +6,17 @@ Stored in DynamoDB (one item per alias), seeded from a defaults file (`defaults/
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genai_core.gateway.models import ALIAS_PATTERN
+from genai_core.observability import logger
 
 Capability = Literal["chat", "embeddings", "tools", "vision", "json_schema"]
 ProviderName = Literal["bedrock", "openai"]
@@ -100,3 +106,97 @@ class ModelEntry(BaseModel):
             + cached_tokens * cached_price
             + completion_tokens * self.output_price_per_1m
         ) / 1_000_000
+
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+
+
+def load_defaults(name: str, variables: dict[str, str] | None = None) -> list[ModelEntry]:
+    """The entries of a defaults file (`aws` or `offline`, or a path to a JSON file of the same shape), with
+    `${NAME}` replaced from `variables` (the offline runtime's local model URL)."""
+    path = Path(name) if name.endswith(".json") else DEFAULTS_DIR / f"{name}.json"
+    text = path.read_text(encoding="utf-8")
+    for key, value in (variables or {}).items():
+        text = text.replace("${" + key + "}", value)
+    data = json.loads(text)
+    return [ModelEntry.model_validate(entry) for entry in data["models"]]
+
+
+class CatalogueRepository(Protocol):
+    def load(self) -> dict[str, ModelEntry]: ...
+
+    def seed(self, entries: list[ModelEntry], *, overwrite: bool = False) -> None: ...
+
+
+class DynamoCatalogue:
+    """One item per alias: `alias` (key) and `entry` (the ModelEntry as JSON)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def load(self) -> dict[str, ModelEntry]:
+        entries: dict[str, ModelEntry] = {}
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        while True:
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                try:
+                    entry = ModelEntry.model_validate_json(item["entry"]["S"])
+                except (KeyError, ValueError) as exc:  # one bad entry must not take the others down
+                    logger.warning(
+                        "skipping an invalid catalogue entry", extra={"item": item.get("alias"), "error": str(exc)}
+                    )
+                    continue
+                entries[entry.alias] = entry
+            if "LastEvaluatedKey" not in page:
+                return entries
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def seed(self, entries: list[ModelEntry], *, overwrite: bool = False) -> None:
+        """Write `entries`; without `overwrite`, an alias already in the table is left as it is."""
+        for entry in entries:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "Item": {"alias": {"S": entry.alias}, "entry": {"S": entry.model_dump_json(exclude_none=True)}},
+            }
+            if not overwrite:
+                request["ConditionExpression"] = "attribute_not_exists(alias)"
+            try:
+                self.client.put_item(**request)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+
+class Catalogue:
+    """The catalogue as the gateway reads it: cached in the container for `max_age` seconds, seeded from the
+    defaults file the first time the table is found empty."""
+
+    def __init__(
+        self,
+        repository: CatalogueRepository,
+        *,
+        defaults: str | None,
+        max_age: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.repository = repository
+        self.defaults = defaults
+        self.max_age = max_age
+        self.clock = clock
+        self._entries: dict[str, ModelEntry] = {}
+        self._loaded_at: float | None = None
+
+    def entries(self) -> dict[str, ModelEntry]:
+        now = self.clock()
+        if self._loaded_at is None or now - self._loaded_at >= self.max_age:
+            entries = self.repository.load()
+            if not entries and self.defaults:
+                self.repository.seed(load_defaults(self.defaults))
+                entries = self.repository.load()
+            self._entries, self._loaded_at = entries, now
+        return self._entries
+
+    def get(self, alias: str) -> ModelEntry | None:
+        return self.entries().get(alias)

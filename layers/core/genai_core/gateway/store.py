@@ -1,0 +1,444 @@
+"""The gateway's shared state in DynamoDB: limit counters, usage records, the response cache, target health.
+
+Gateway table (`pk`/`sk` strings, `expires_at` epoch seconds for DynamoDB's TTL):
+- `APP#<app>` / `LIMITS`: the app's live counters, one attribute per window, so that ONE conditional UpdateItem
+  admits a request against every limit at once (a transaction across window items would conflict with itself
+  under concurrency): `rq_<minute>` requests and `tk_<minute>` tokens this minute, `td_<day>` tokens today,
+  `mc_<month>` cost this month in micro-USD. Attributes of past windows are removed as they are seen.
+- `APP#<app>` / `SETTINGS`: the app's limits and allowed models (written by the admin API; defaults otherwise).
+- `APP#<app>` / `DAY#<yyyy-mm-dd>#MODEL#<alias>`: daily per-app per-model counters (requests, errors, tokens in/
+  out/cached, cost, cache hits, latency sum), kept with atomic ADDs.
+- `CACHE#<app>` / `<sha256 of the normalised request>`: a cached response (the key starts with the app: no app
+  can read another's).
+- `TARGET` / `<target id>`: failures in the current window and `cooldown_until`, shared by every container.
+Usage table: `pk=<app>`, `sk=<iso time>#<request id>`: one record per call, success or failure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from genai_core.errors import RateLimited
+
+MICROS = 1_000_000
+_LIMIT_ATTRIBUTE_PREFIXES = ("rq_", "tk_", "td_", "mc_")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-app limits; 0 means unlimited."""
+
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+    tokens_per_day: int = 0
+    monthly_budget_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    limits: Limits
+    allowed_models: tuple[str, ...] | None = None  # None: every alias
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The limit windows a request was admitted in (UTC)."""
+
+    minute: str
+    day: str
+    month: str
+
+    @classmethod
+    def at(cls, now: datetime) -> Windows:
+        now = now.astimezone(UTC)
+        return cls(now.strftime("%Y%m%d%H%M"), now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"))
+
+    def current(self) -> set[str]:
+        return {f"rq_{self.minute}", f"tk_{self.minute}", f"td_{self.day}", f"mc_{self.month}"}
+
+
+@dataclass(frozen=True)
+class Admission:
+    windows: Windows
+    stale: tuple[str, ...] = ()  # counter attributes of past windows, removed when the call is recorded
+
+
+@dataclass
+class UsageRecord:
+    app_id: str
+    request_id: str
+    alias: str
+    kind: str  # chat | embeddings
+    status: int
+    started_at: datetime
+    latency_ms: int
+    target: str | None = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    cache_hit: bool = False
+    stream: bool = False
+    error_code: str | None = None
+    attempts: list[str] = field(default_factory=list)  # "target: outcome" for each failed attempt
+
+    @property
+    def billable_tokens(self) -> int:
+        return 0 if self.cache_hit else self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    payload: dict[str, Any]
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    failures: int
+    window_started: float
+    cooldown_until: float
+
+
+class GatewayStore(Protocol):
+    def app_settings(self, app_id: str) -> AppSettings | None: ...
+
+    def admit(self, app_id: str, limits: Limits, now: datetime) -> Admission: ...
+
+    def record(self, usage: UsageRecord, admission: Admission | None, cache: CacheEntry | None = None) -> None: ...
+
+    def cached(self, app_id: str, key: str, now: datetime) -> dict[str, Any] | None: ...
+
+    def target_health(self) -> dict[str, TargetHealth]: ...
+
+    def target_failed(self, target_id: str, now: float, *, threshold: int, window: float, cooldown: float) -> None: ...
+
+    def target_recovered(self, target_id: str) -> None: ...
+
+
+def _n(value: int | float | Decimal) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _seconds_to_next(now: datetime, unit: str) -> int:
+    now = now.astimezone(UTC)
+    if unit == "minute":
+        boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    elif unit == "day":
+        boundary = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    else:
+        first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        boundary = (first + timedelta(days=32)).replace(day=1)
+    return max(1, int((boundary - now).total_seconds() + 0.999))
+
+
+class DynamoGatewayStore:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        usage_table: str,
+        *,
+        usage_retention_days: int = 90,
+        counter_retention_days: int = 400,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.usage_table = usage_table
+        self.usage_retention = usage_retention_days * 86400
+        self.counter_retention = counter_retention_days * 86400
+
+    # -- settings ------------------------------------------------------------------------------------------------
+    def app_settings(self, app_id: str) -> AppSettings | None:
+        item = self.client.get_item(TableName=self.table, Key={"pk": _s(f"APP#{app_id}"), "sk": _s("SETTINGS")}).get(
+            "Item"
+        )
+        if not item:
+            return None
+        limits = json.loads(item["limits"]["S"]) if "limits" in item else {}
+        allowed = json.loads(item["allowed_models"]["S"]) if "allowed_models" in item else None
+        return AppSettings(Limits(**limits), tuple(allowed) if allowed is not None else None)
+
+    def put_app_settings(self, app_id: str, settings: AppSettings) -> None:
+        item = {
+            "pk": _s(f"APP#{app_id}"),
+            "sk": _s("SETTINGS"),
+            "limits": _s(json.dumps(settings.limits.__dict__)),
+        }
+        if settings.allowed_models is not None:
+            item["allowed_models"] = _s(json.dumps(list(settings.allowed_models)))
+        self.client.put_item(TableName=self.table, Item=item)
+
+    # -- limits --------------------------------------------------------------------------------------------------
+    def admit(self, app_id: str, limits: Limits, now: datetime) -> Admission:
+        """Count this request in the current minute if every limit still has room; RateLimited naming the first
+        exhausted limit otherwise. One conditional UpdateItem: concurrent requests cannot overshoot."""
+        windows = Windows.at(now)
+        names = {"#rq": f"rq_{windows.minute}", "#tk": f"tk_{windows.minute}"}
+        values: dict[str, Any] = {":one": _n(1)}
+        conditions = []
+        checks = [
+            ("#rq", limits.requests_per_minute, ":rpm"),
+            ("#tk", limits.tokens_per_minute, ":tpm"),
+            ("#td", limits.tokens_per_day, ":tpd"),
+            ("#mc", int(limits.monthly_budget_usd * MICROS), ":budget"),
+        ]
+        names["#td"], names["#mc"] = f"td_{windows.day}", f"mc_{windows.month}"
+        for name, limit, placeholder in checks:
+            if limit > 0:
+                conditions.append(f"(attribute_not_exists({name}) OR {name} < {placeholder})")
+                values[placeholder] = _n(limit)
+        used = {n for c in conditions for n in names if n in c} | {"#rq"}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": _s(f"APP#{app_id}"), "sk": _s("LIMITS")},
+            "UpdateExpression": "ADD #rq :one",
+            "ExpressionAttributeNames": {k: v for k, v in names.items() if k in used},
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if conditions:
+            request["ConditionExpression"] = " AND ".join(conditions)
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            item = self._with_conflict_retry(lambda: self.client.update_item(**request))["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise self._refusal(app_id, limits, windows, now, exc) from None
+        current = windows.current()
+        stale = tuple(k for k in item if k.startswith(_LIMIT_ATTRIBUTE_PREFIXES) and k not in current)
+        return Admission(windows, stale)
+
+    def _refusal(self, app_id: str, limits: Limits, windows: Windows, now: datetime, exc: ClientError) -> RateLimited:
+        item = exc.response.get("Item")
+        if item is None:  # older DynamoDB emulators do not return the item: read it (refusals only)
+            item = self.client.get_item(
+                TableName=self.table, Key={"pk": _s(f"APP#{app_id}"), "sk": _s("LIMITS")}, ConsistentRead=True
+            ).get("Item", {})
+
+        def count(name: str) -> int:
+            return int(Decimal(item.get(name, {}).get("N", "0")))
+
+        if limits.requests_per_minute and count(f"rq_{windows.minute}") >= limits.requests_per_minute:
+            wait = _seconds_to_next(now, "minute")
+            return RateLimited(
+                f"rate limit reached: {limits.requests_per_minute} requests per minute for this app; retry in {wait} s",
+                retry_after_seconds=wait,
+                code="requests_per_minute_exceeded",
+            )
+        if limits.tokens_per_minute and count(f"tk_{windows.minute}") >= limits.tokens_per_minute:
+            wait = _seconds_to_next(now, "minute")
+            return RateLimited(
+                f"rate limit reached: {limits.tokens_per_minute} tokens per minute for this app; retry in {wait} s",
+                retry_after_seconds=wait,
+                code="tokens_per_minute_exceeded",
+            )
+        if limits.tokens_per_day and count(f"td_{windows.day}") >= limits.tokens_per_day:
+            wait = _seconds_to_next(now, "day")
+            return RateLimited(
+                f"daily token limit reached: {limits.tokens_per_day} tokens per day (UTC) for this app",
+                retry_after_seconds=wait,
+                code="tokens_per_day_exceeded",
+            )
+        wait = _seconds_to_next(now, "month")
+        return RateLimited(
+            f"monthly budget reached: {limits.monthly_budget_usd:g} USD for this app this month (UTC)",
+            retry_after_seconds=wait,
+            code="monthly_budget_exceeded",
+        )
+
+    # -- usage ---------------------------------------------------------------------------------------------------
+    def record(self, usage: UsageRecord, admission: Admission | None, cache: CacheEntry | None = None) -> None:
+        """Write the usage record, charge the app's counters and the daily per-model counters, and store the
+        cache entry: one transaction, so a record and its charge exist together or not at all."""
+        started = usage.started_at.astimezone(UTC)
+        epoch = int(started.timestamp())
+        windows = admission.windows if admission else Windows.at(started)
+        cost_micros = 0 if usage.cache_hit else round(usage.cost_usd * MICROS)
+        record: dict[str, Any] = {
+            "pk": _s(usage.app_id),
+            "sk": _s(f"{started.isoformat().replace('+00:00', 'Z')}#{usage.request_id}"),
+            "request_id": _s(usage.request_id),
+            "alias": _s(usage.alias),
+            "kind": _s(usage.kind),
+            "status": _n(usage.status),
+            "latency_ms": _n(usage.latency_ms),
+            "prompt_tokens": _n(usage.prompt_tokens),
+            "completion_tokens": _n(usage.completion_tokens),
+            "cached_tokens": _n(usage.cached_tokens),
+            "cost_usd": _n(Decimal(cost_micros) / MICROS),
+            "cache_hit": {"BOOL": usage.cache_hit},
+            "stream": {"BOOL": usage.stream},
+            "expires_at": _n(epoch + self.usage_retention),
+        }
+        optional = {
+            "target": usage.target,
+            "prompt_name": usage.prompt_name,
+            "error_code": usage.error_code,
+        }
+        record.update({k: _s(v) for k, v in optional.items() if v})
+        if usage.prompt_version is not None:
+            record["prompt_version"] = _n(usage.prompt_version)
+        if usage.attempts:
+            record["attempts"] = {"L": [_s(a) for a in usage.attempts[:10]]}
+        ok = usage.status < 400
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.usage_table, "Item": record}}]
+        items.append(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": _s(f"APP#{usage.app_id}"), "sk": _s(f"DAY#{windows.day}#MODEL#{usage.alias}")},
+                    "UpdateExpression": "ADD requests :one, errors :err, prompt_tokens :pt, completion_tokens :ct, "
+                    "cached_tokens :cached, cost_micros :cost, cache_hits :hit, latency_ms_sum :lat "
+                    "SET expires_at = if_not_exists(expires_at, :exp)",
+                    "ExpressionAttributeValues": {
+                        ":one": _n(1),
+                        ":err": _n(0 if ok else 1),
+                        ":pt": _n(usage.prompt_tokens),
+                        ":ct": _n(usage.completion_tokens),
+                        ":cached": _n(usage.cached_tokens),
+                        ":cost": _n(cost_micros),
+                        ":hit": _n(1 if usage.cache_hit else 0),
+                        ":lat": _n(usage.latency_ms),
+                        ":exp": _n(epoch + self.counter_retention),
+                    },
+                }
+            }
+        )
+        tokens = usage.billable_tokens
+        if admission is not None and (tokens or cost_micros or admission.stale):
+            sets = []
+            values: dict[str, Any] = {}
+            names: dict[str, str] = {}
+            if tokens or cost_micros:
+                names.update({"#tk": f"tk_{windows.minute}", "#td": f"td_{windows.day}", "#mc": f"mc_{windows.month}"})
+                values.update({":t": _n(tokens), ":c": _n(cost_micros)})
+                sets.append("ADD #tk :t, #td :t, #mc :c")
+            if admission.stale:
+                removed = {f"#old{i}": name for i, name in enumerate(admission.stale[:50])}
+                names.update(removed)
+                sets.append("REMOVE " + ", ".join(removed))
+            update: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": {"pk": _s(f"APP#{usage.app_id}"), "sk": _s("LIMITS")},
+                "UpdateExpression": " ".join(sets),
+                "ExpressionAttributeNames": names,
+            }
+            if values:
+                update["ExpressionAttributeValues"] = values
+            items.append({"Update": update})
+        if cache is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": _s(f"CACHE#{usage.app_id}"),
+                            "sk": _s(cache.key),
+                            "payload": _s(json.dumps(cache.payload, separators=(",", ":"))),
+                            "expires_at": _n(epoch + cache.ttl_seconds),
+                        },
+                    }
+                }
+            )
+        self._with_conflict_retry(
+            lambda: self.client.transact_write_items(TransactItems=items, ClientRequestToken=f"{usage.request_id}"[:36])
+        )
+
+    # -- cache ---------------------------------------------------------------------------------------------------
+    def cached(self, app_id: str, key: str, now: datetime) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key={"pk": _s(f"CACHE#{app_id}"), "sk": _s(key)}).get("Item")
+        # DynamoDB deletes expired items lazily (within days): the expiry is checked here.
+        if not item or int(item["expires_at"]["N"]) <= now.timestamp():
+            return None
+        payload: dict[str, Any] = json.loads(item["payload"]["S"])
+        return payload
+
+    # -- target health -------------------------------------------------------------------------------------------
+    def target_health(self) -> dict[str, TargetHealth]:
+        health: dict[str, TargetHealth] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s("TARGET")},
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items", []):
+                health[item["sk"]["S"]] = TargetHealth(
+                    failures=int(item.get("failures", {}).get("N", "0")),
+                    window_started=float(item.get("window_started", {}).get("N", "0")),
+                    cooldown_until=float(item.get("cooldown_until", {}).get("N", "0")),
+                )
+            if "LastEvaluatedKey" not in page:
+                return health
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def target_failed(self, target_id: str, now: float, *, threshold: int, window: float, cooldown: float) -> None:
+        """Count a failure; the `threshold`-th within `window` seconds starts a cool-down of `cooldown` seconds."""
+        key = {"pk": _s("TARGET"), "sk": _s(target_id)}
+        try:
+            item = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="ADD failures :one",
+                ConditionExpression="window_started > :since",
+                ExpressionAttributeValues={":one": _n(1), ":since": _n(now - window)},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # No failure window open: this failure opens one.
+            item = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET failures = :one, window_started = :now",
+                ExpressionAttributeValues={":one": _n(1), ":now": _n(now)},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        if int(item["failures"]["N"]) >= threshold:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET cooldown_until = :until, failures = :zero, window_started = :now",
+                ExpressionAttributeValues={":until": _n(now + cooldown), ":zero": _n(0), ":now": _n(now)},
+            )
+
+    def target_recovered(self, target_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": _s("TARGET"), "sk": _s(target_id)})
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _with_conflict_retry(call: Any, attempts: int = 5) -> Any:
+        """DynamoDB refuses a write to an item that a concurrent transaction holds (TransactionConflict); the
+        counters item is hot by design, so such refusals are retried after a short jittered pause."""
+        for attempt in range(attempts):
+            try:
+                return call()
+            except ClientError as exc:
+                error = exc.response["Error"]["Code"]
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                conflict = error == "TransactionConflictException" or (
+                    error == "TransactionCanceledException" and "TransactionConflict" in reasons
+                )
+                if not conflict or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
