@@ -432,7 +432,7 @@ def _usage(usage: dict[str, Any]) -> Usage:
 
 
 def embedding_family(model: str) -> str:
-    """ "titan-v2", "cohere-v3" or "cohere-v4" from a model id, inference profile id or ARN."""
+    """The embedding family ("titan-v2", "cohere-v3" or "cohere-v4") of a model id, inference profile id or ARN."""
     base = model.rsplit("/", 1)[-1]
     prefix, _, rest = base.partition(".")
     if prefix in PROFILE_PREFIXES and rest:
