@@ -189,12 +189,14 @@ class DirtyTracker:
             self._dirty.clear()
 
 
-class SerializedWrites:
-    """WSGI middleware applying the mutating requests of some services one at a time.
+class SerializedRequests:
+    """WSGI middleware applying the requests of some services (DynamoDB) one at a time.
 
     moto serves requests on many threads and evaluates conditional writes and transactions as check-then-apply in
     Python, so two concurrent conditional writes can both pass their condition. DynamoDB makes each of them atomic;
-    serializing DynamoDB's mutating requests gives the local emulation the same guarantee.
+    serializing DynamoDB's requests gives the local emulation the same guarantee. Reads are serialized too: moto
+    copies items while answering (ReturnValues, GetItem), and a copy taken while another thread writes the same
+    item fails with "dictionary changed size during iteration" (seen with the gateway's concurrent limit checks).
     """
 
     def __init__(self, app: WSGIApplication, services: frozenset[str] = frozenset({"dynamodb"})) -> None:
@@ -203,8 +205,8 @@ class SerializedWrites:
         self._lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        service, mutating = _service_and_mutation(environ)
-        if mutating and service in self.services:
+        service, _ = _service_and_mutation(environ)
+        if service in self.services:
             with self._lock:
                 return list(self.app(environ, start_response))
         return self.app(environ, start_response)
@@ -229,7 +231,7 @@ class MotoServer:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
-        app: WSGIApplication = SerializedWrites(DomainDispatcherApplication(create_backend_app))
+        app: WSGIApplication = SerializedRequests(DomainDispatcherApplication(create_backend_app))
         if self.tracker is not None:
             self.tracker.app = app
             app = self.tracker

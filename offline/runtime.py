@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from offline.auth import AppClient, TokenService, User, app_client_from_cognito
+from offline.catalogue import seed_catalogue
 from offline.cfn import Stack, load_template
 from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
@@ -68,6 +69,7 @@ class OfflineRuntime:
         self.stack: Stack | None = None
         self.app: Application | None = None
         self.credentials: Credentials | None = None
+        self.model_aliases: list[str] = []
         self._stoppers: list[Any] = []
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -114,6 +116,7 @@ class OfflineRuntime:
         self._restore_state()
         self.app = read_application(self.stack)
         self.credentials = self._seed()
+        self.model_aliases = seed_catalogue(self.app, self.client("dynamodb"), f"{self.api_server.url}/local-models/v1")
         self.pool = FunctionPool(
             self.app.functions,
             base_env=self._function_env(),
