@@ -359,9 +359,9 @@ def _defect_text_logs(t: dict[str, Any]) -> None:
 
 
 def _defect_new_function_without_log_group(t: dict[str, Any]) -> None:
-    t["Resources"]["GatewayFunction"] = {
+    t["Resources"]["ReportsFunction"] = {
         "Type": FUNCTION_TYPE,
-        "Properties": {"CodeUri": "functions/gateway/", "Handler": "app.lambda_handler"},
+        "Properties": {"CodeUri": "functions/reports/", "Handler": "app.lambda_handler"},
     }
 
 
@@ -457,7 +457,7 @@ DEFECTS = [
     (
         "log groups",
         _defect_new_function_without_log_group,
-        "GatewayFunction: no AWS::Logs::LogGroup GatewayFunctionLogGroup",
+        "ReportsFunction: no AWS::Logs::LogGroup ReportsFunctionLogGroup",
     ),
     (
         "log levels",
