@@ -305,6 +305,23 @@ def test_a_stream_without_chunked_encoding_works_too(server: OpenAIServer, provi
     assert [event.finish_reason for event in stream] == ["length", None]
 
 
+def test_a_stream_the_gateway_stops_reading_leaves_the_next_call_unharmed(
+    server: OpenAIServer, provider: OpenAICompatibleProvider
+) -> None:
+    # GIVEN a stream the gateway abandons after its first event (the caller hung up)
+    go_on = threading.Event()
+    server.script(Reply(events=sse(chunk({"content": "a"}), go_on, chunk({}, finish_reason="stop"))))
+    stream = provider.chat_stream(target_of(server), chat_request(stream=True), timeout=5)
+    next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    go_on.set()
+    # WHEN the next call goes to the same endpoint
+    result = provider.chat(target_of(server), chat_request(), timeout=5)
+    # THEN it is answered normally, on a fresh connection rather than the half-read one
+    assert result.content == "Hello from the test server"
+    assert server.requests[0].client_port != server.requests[1].client_port
+
+
 def test_a_chunk_that_carries_a_choice_and_usage_keeps_both(
     server: OpenAIServer, provider: OpenAICompatibleProvider
 ) -> None:
@@ -340,9 +357,12 @@ def test_a_stream_that_stops_before_the_answer_finished_is_retryable(
 def test_an_error_status_before_the_stream_starts_maps_like_chat(
     server: OpenAIServer, provider: OpenAICompatibleProvider, status: int, error_class: type[Exception]
 ) -> None:
+    # GIVEN a target that refuses the streaming call outright
     server.script(Reply(status=status, json=error("no")))
+    # WHEN the gateway starts the stream
+    # THEN the call itself raises, before any event could have reached the caller, so fallback is still possible
     with pytest.raises(error_class):
-        list(provider.chat_stream(target_of(server), chat_request(stream=True), timeout=5))
+        provider.chat_stream(target_of(server), chat_request(stream=True), timeout=5)
 
 
 def test_a_server_that_ignores_stream_still_gives_a_stream(

@@ -93,6 +93,8 @@ class OpenAICompatibleProvider:
         return _chat_result(_json_object(data, target), target, body)
 
     def chat_stream(self, target: Target, request: ChatCompletionRequest, *, timeout: float) -> Iterator[StreamEvent]:
+        """Sends the request and checks the status before returning, so that a target that cannot answer fails
+        here, while the gateway can still fall back, rather than once the caller's stream has begun."""
         body = _chat_body(target, request)
         # Usage arrives in a final chunk only when asked for, and every call is billed.
         body["stream"] = True
@@ -105,20 +107,8 @@ class OpenAICompatibleProvider:
         if content_type.startswith("application/json"):
             # A server that ignores `stream` answers with one whole completion; it still makes a valid stream.
             result = _chat_result(_json_object(_read_all(response, target, timeout), target), target, body)
-            yield from stream_of(result)
-            return
-        finished = False
-        try:
-            yield from _stream_events(_sse_payloads(response, target, timeout), target, key)
-            finished = True
-        finally:
-            if finished:
-                # Whatever follows [DONE] (the chunked terminator) must be read before the connection is reused.
-                response.drain_conn()
-                response.release_conn()
-            else:
-                # Left mid-stream (an error, or the consumer stopped reading): unread chunks make it unusable.
-                response.close()
+            return iter(stream_of(result))
+        return _events(response, target, timeout, key)
 
     def embed(self, target: Target, texts: list[str], *, dimensions: int | None, timeout: float) -> EmbeddingResult:
         body: dict[str, Any] = {"model": target.model, "input": texts, "encoding_format": "float"}
@@ -469,6 +459,23 @@ def _sse_payloads(response: urllib3.BaseHTTPResponse, target: Target, timeout: f
             event = value
     if data:  # the last event, when the server closed without its blank line
         yield event, "\n".join(data)
+
+
+def _events(
+    response: urllib3.BaseHTTPResponse, target: Target, timeout: float, key: str | None
+) -> Iterator[StreamEvent]:
+    finished = False
+    try:
+        yield from _stream_events(_sse_payloads(response, target, timeout), target, key)
+        finished = True
+    finally:
+        if finished:
+            # Whatever follows [DONE] (the chunked terminator) must be read before the connection is reused.
+            response.drain_conn()
+            response.release_conn()
+        else:
+            # Left mid-stream (an error, or the consumer stopped reading): unread chunks make it unusable.
+            response.close()
 
 
 def _stream_events(payloads: Iterator[tuple[str, str]], target: Target, key: str | None) -> Iterator[StreamEvent]:
