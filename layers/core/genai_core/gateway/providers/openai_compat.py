@@ -51,6 +51,8 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "content_filter": "content_filter",
     "function_call": "tool_calls",  # the deprecated functions API, still sent by some servers
 }
+# 409 is OpenAI's answer to a request racing another on the same resource, and 425 a proxy's "too early": both
+# pass. 402 is a billing problem of the target, never of the request.
 _RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
 _UNAVAILABLE_STATUSES = frozenset({401, 402, 403, 404})
 _SECRET_UNAVAILABLE_CODES = frozenset(
