@@ -233,7 +233,8 @@ def _scrub(message: str, key: str | None) -> str:
 
 def _chat_body(target: Target, request: ChatCompletionRequest) -> dict[str, Any]:
     # `prompt` and `cache` are the gateway's own extensions: an upstream would refuse them, or worse, act on them.
-    body = request.model_dump(mode="json", exclude_none=True, by_alias=True, exclude={"prompt", "cache"})
+    # `metadata` tags the call in the gateway's usage record; OpenAI refuses it unless `store` is on.
+    body = request.model_dump(mode="json", exclude_none=True, by_alias=True, exclude={"prompt", "cache", "metadata"})
     body["model"] = target.model
     return body
 
