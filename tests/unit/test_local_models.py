@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 CHAT = "/local-models/v1/chat/completions"
 EMBEDDINGS = "/local-models/v1/embeddings"
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -47,7 +47,7 @@ WEATHER = {
         },
     },
 }
-SEARCH = {
+SEARCH: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "search",
