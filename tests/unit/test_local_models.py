@@ -7,13 +7,16 @@ import json
 import math
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jsonschema
 import numpy as np
 import pytest
 
-from offline.local_models import LocalModels
+from offline.local_models import LocalModels, minilm
 from offline.local_models.schema_example import example
 from tests.conftest import ROOT
 
@@ -421,3 +424,20 @@ def test_wrong_kind_of_model_is_400(models: LocalModels) -> None:
 def test_unknown_path_and_wrong_method(models: LocalModels) -> None:
     assert error(models, "/local-models/v1/completions", {}, 404)["code"] == "unknown_url"
     error(models, CHAT, b"", 405, method="GET")
+
+
+def test_the_embedder_loads_once_when_first_asked_from_many_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = minilm.MiniLM()
+    opened = []
+    real_open = fresh._open
+
+    def slow_open() -> tuple[Any, Any]:
+        opened.append(threading.current_thread().name)
+        time.sleep(0.2)  # every thread arrives while the first is still loading
+        return real_open()
+
+    monkeypatch.setattr(fresh, "_open", slow_open)
+    with ThreadPoolExecutor(4) as threads:
+        results = list(threads.map(lambda text: fresh.embed([text]).vectors[0], ["a", "b", "c", "d"]))
+    assert len(opened) == 1
+    assert all(v.shape == (384,) for v in results)
