@@ -36,6 +36,7 @@ def _banner(runtime: OfflineRuntime, started: float) -> str:
         f"GenAI platform (offline) is up in {time.monotonic() - started:.1f}s",
         f"  API             {url}/v1   (OpenAI base_url)",
         f"  Token endpoint  {url}/oauth2/token",
+        f"  Local models    {url}/local-models/v1   (offline-echo, minilm; any API key)",
         f"  AWS (moto)      {runtime.moto_url}",
         f"  State           {runtime.config.state_dir}  (logs in {runtime.config.state_dir / 'logs'})",
     ]
