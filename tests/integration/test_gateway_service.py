@@ -394,3 +394,15 @@ def test_allowed_models_limit_what_an_app_sees_and_calls(gateway: Gateway) -> No
     assert [e.alias for e in service.models(OTHER)] == ["cached-model", "chat-model", "embed-model"]
     with pytest.raises(Exception, match="may not use"):
         service.chat(ctx(), chat())
+
+
+def test_a_usage_record_that_cannot_be_written_does_not_fail_an_answered_call(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the usage table refuses writes (the model call has been made and paid for by then)
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DynamoDB is having a bad day")
+
+    monkeypatch.setattr(gateway.store, "record", refuse)
+    # THEN the caller still gets the answer (the failure is logged and counted in GatewayUsageRecordErrors)
+    assert gateway.service.chat(ctx(), chat()).result.content == "Hello there"

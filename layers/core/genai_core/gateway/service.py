@@ -201,7 +201,7 @@ class GatewayService:
             entry = self._entry(context.app_id, alias, "chat")
             self._check_chat(entry, request)
         except GenAIError as exc:
-            self._record_refusal(context, alias, "chat", exc, stream=request.stream)
+            self._record_failure(context, alias, "chat", exc, stream=request.stream)
             raise
         admission = self._admit(context, entry, "chat", request.stream)
         use_cache = request.cache if request.cache is not None else entry.cache.enabled
@@ -211,7 +211,9 @@ class GatewayService:
             if payload is not None:
                 context.cache = "hit"
                 result = _result_from_payload(payload)
-                self._record(context, entry, "chat", 200, result.usage, admission, stream=request.stream, hit=True)
+                self._record(
+                    context, entry.alias, "chat", 200, result.usage, admission, stream=request.stream, hit=True
+                )
                 return ChatOutcome(entry.alias, result, _stream_of(result) if request.stream else None, context)
             context.cache = "miss"
         try:
@@ -224,10 +226,12 @@ class GatewayService:
                 events = None
                 result = self._chain(context, entry, request, lambda p, t, s: p.chat(t, request, timeout=s))
         except GenAIError as exc:
-            self._record_failure(context, entry, "chat", exc, admission, stream=request.stream)
+            self._record_failure(context, entry.alias, "chat", exc, admission, stream=request.stream)
             raise
         cache = CacheEntry(key, _payload_of(result), entry.cache.ttl_seconds) if key is not None else None
-        self._record(context, entry, "chat", 200, result.usage, admission, stream=request.stream, cache=cache)
+        self._record(
+            context, entry.alias, "chat", 200, result.usage, admission, entry=entry, stream=request.stream, cache=cache
+        )
         return ChatOutcome(entry.alias, result, events, context)
 
     # -- embeddings ----------------------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ class GatewayService:
             texts = request.texts
             self._check_embeddings(entry, request, texts)
         except GenAIError as exc:
-            self._record_refusal(context, request.model, "embeddings", exc)
+            self._record_failure(context, request.model, "embeddings", exc)
             raise
         admission = self._admit(context, entry, "embeddings", False)
         try:
@@ -246,9 +250,9 @@ class GatewayService:
                 context, entry, None, lambda p, t, s: p.embed(t, texts, dimensions=request.dimensions, timeout=s)
             )
         except GenAIError as exc:
-            self._record_failure(context, entry, "embeddings", exc, admission)
+            self._record_failure(context, entry.alias, "embeddings", exc, admission)
             raise
-        self._record(context, entry, "embeddings", 200, Usage(result.prompt_tokens, 0), admission)
+        self._record(context, entry.alias, "embeddings", 200, Usage(result.prompt_tokens, 0), admission, entry=entry)
         return EmbeddingOutcome(entry.alias, result, context)
 
     # -- checks --------------------------------------------------------------------------------------------------
@@ -384,7 +388,7 @@ class GatewayService:
         try:
             return self.store.admit(context.app_id, self._app(context.app_id).limits, context.started_at)
         except RateLimited as exc:
-            self._record_refusal(context, entry.alias, kind, exc, stream=stream)
+            self._record_failure(context, entry.alias, kind, exc, stream=stream)
             raise
 
     def _chain(
@@ -471,21 +475,25 @@ class GatewayService:
     def _record(
         self,
         context: CallContext,
-        entry: ModelEntry,
+        alias: str,
         kind: str,
         status: int,
         usage: Usage,
         admission: Admission | None,
         *,
+        entry: ModelEntry | None = None,
         stream: bool = False,
         hit: bool = False,
         cache: CacheEntry | None = None,
         error_code: str | None = None,
     ) -> None:
+        """Write the call's usage record and charge its counters. A failure to record is logged and counted in a
+        metric, never turned into an error for a caller whose model call has already been made."""
+        billed = entry is not None and not hit
         record = UsageRecord(
             app_id=context.app_id,
             request_id=context.request_id,
-            alias=entry.alias,
+            alias=alias,
             kind=kind,
             status=status,
             started_at=context.started_at,
@@ -496,7 +504,9 @@ class GatewayService:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
-            cost_usd=0.0 if hit else entry.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens),
+            cost_usd=entry.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+            if billed and entry
+            else 0.0,
             cache_hit=hit,
             stream=stream,
             error_code=error_code,
@@ -504,42 +514,35 @@ class GatewayService:
             user=context.user,
             metadata=context.metadata,
         )
-        self.store.record(record, admission, cache)
+        try:
+            self.store.record(record, admission, cache)
+        except Exception:
+            logger.exception("could not write a usage record", extra={"request_id": context.request_id})
+            _count_unrecorded()
         _emit_metrics(record)
 
     def _record_failure(
         self,
         context: CallContext,
-        entry: ModelEntry,
+        alias: str,
         kind: str,
         exc: GenAIError,
-        admission: Admission,
+        admission: Admission | None = None,
         *,
         stream: bool = False,
     ) -> None:
+        """A call that ended in an error: recorded with its status and code, never billed. Without an admission
+        (refused before any model was called) it counts against no limit."""
+        # The HTTP status is the API layer's knowledge; usage records keep it so operators read it as callers saw it.
         from genai_core.api import status_of
 
-        try:
+        if alias:
             self._record(
-                context, entry, kind, status_of(exc), Usage(0, 0), admission, stream=stream, error_code=exc.code
+                context, alias, kind, status_of(exc), Usage(0, 0), admission, stream=stream, error_code=exc.code
             )
-        except Exception:
-            logger.exception("could not record a failed call", extra={"request_id": context.request_id})
-
-    def _record_refusal(
-        self, context: CallContext, alias: str, kind: str, exc: GenAIError, *, stream: bool = False
-    ) -> None:
-        """A request refused before any model was called: recorded (status and reason), never billed."""
-        if not alias:
-            return
-        entry = self.catalogue.get(alias) or _UNKNOWN.model_copy(update={"alias": alias})
-        self._record_failure(context, entry, kind, exc, None, stream=stream)  # type: ignore[arg-type]
 
 
 _HEALTHY = TargetHealth(0, 0.0, 0.0)
-_UNKNOWN = ModelEntry(
-    alias="unknown", targets=[Target(provider="bedrock", model="none")], capabilities=["chat"], context_window=1
-)
 
 
 def _check_tool_results(request: ChatCompletionRequest) -> None:
@@ -623,6 +626,14 @@ def _result_from_events(events: list[StreamEvent], request: ChatCompletionReques
         usage=usage,
         refusal="".join(refusal) or None,
     )
+
+
+def _count_unrecorded() -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from genai_core.observability import metrics
+
+    metrics.add_metric(name="GatewayUsageRecordErrors", unit=MetricUnit.Count, value=1)
 
 
 def _emit_metrics(record: UsageRecord) -> None:

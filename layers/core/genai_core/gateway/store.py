@@ -431,7 +431,7 @@ class DynamoGatewayStore:
 
     # -- helpers -------------------------------------------------------------------------------------------------
     @staticmethod
-    def _with_conflict_retry(call: Any, attempts: int = 5) -> Any:
+    def _with_conflict_retry(call: Any, attempts: int = 8) -> Any:
         """DynamoDB refuses a write to an item that a concurrent transaction holds (TransactionConflict); the
         counters item is hot by design, so such refusals are retried after a short jittered pause."""
         for attempt in range(attempts):
@@ -445,5 +445,5 @@ class DynamoGatewayStore:
                 )
                 if not conflict or attempt == attempts - 1:
                     raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
         raise AssertionError("unreachable")
