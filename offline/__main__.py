@@ -36,6 +36,8 @@ def _banner(runtime: OfflineRuntime, started: float) -> str:
         f"GenAI platform (offline) is up in {time.monotonic() - started:.1f}s",
         f"  API             {url}/v1   (OpenAI base_url)",
         f"  Token endpoint  {url}/oauth2/token",
+        f"  Local models    {url}/local-models/v1   (offline-echo, minilm; any API key)",
+        f"  Model aliases   {', '.join(runtime.model_aliases) or '(none)'}   (GET /v1/models)",
         f"  AWS (moto)      {runtime.moto_url}",
         f"  State           {runtime.config.state_dir}  (logs in {runtime.config.state_dir / 'logs'})",
     ]
@@ -60,6 +62,9 @@ def _banner(runtime: OfflineRuntime, started: float) -> str:
             f"  TOKEN=$(curl -s -u {creds.client_id}:{creds.client_secret} -d grant_type=client_credentials \\",
             f"          {url}/oauth2/token | python3 -c {_EXTRACT_ACCESS})",
             f'  curl -s {url}/v1/whoami -H "Authorization: Bearer $TOKEN"',
+            f'  curl -s {url}/v1/chat/completions -H "Authorization: Bearer $TOKEN" \\',
+            """          -H 'Content-Type: application/json' \\""",
+            """          -d '{"model": "offline-echo", "messages": [{"role": "user", "content": "Hello"}]}'""",
         ]
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from offline.auth import AuthorizerDenied, ClientLookup, OAuthError, TokenService
 from offline.functions import FunctionError, FunctionPool, FunctionTimeout
 from offline.hosted_ui import HostedUi
+from offline.local_models import LocalModels
 from offline.sam import Route
 
 log = logging.getLogger("offline.gateway")
@@ -135,6 +136,7 @@ class LocalApi:
         client_lookup: ClientLookup,
         hosted_ui: HostedUi | None = None,
         access_log: Callable[[str], None] = log.info,
+        local_models: LocalModels | None = None,
     ) -> None:
         self.routes = compile_routes(routes)
         self.pool = pool
@@ -146,6 +148,7 @@ class LocalApi:
         self.client_lookup = client_lookup  # a client of any pool with a domain, by client id
         self.hosted_ui = hosted_ui
         self.access_log = access_log
+        self.local_models = local_models  # the runtime's own OpenAI-compatible models, outside the template
 
     def _gateway(
         self, api_id: str | None, response_type: str, message: str, request_id: str, status: int | None = None
@@ -171,6 +174,9 @@ class LocalApi:
             return _json_reply(200, self.tokens.jwks())
         if len(body) > MAX_PAYLOAD_BYTES:
             return self._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", request_id)
+        if self.local_models is not None and path.startswith("/local-models/"):
+            status, model_headers, answer = self.local_models.handle(method, path, lower, body)
+            return Reply(status, [*model_headers.items(), ("x-request-id", request_id)], answer)
         match = self._match(method, path)
         if match is None:
             return self._gateway(None, "MISSING_AUTHENTICATION_TOKEN", f"No route for {method} {path}", request_id)

@@ -24,6 +24,7 @@ from offline.cfn import Stack, load_template
 from offline.functions import FunctionPool
 from offline.gateway import ApiServer, LocalApi
 from offline.hosted_ui import HostedUi
+from offline.local_models import LocalModels
 from offline.persistence import DirtyTracker, StateStore, start_moto
 from offline.provision import provision
 from offline.sam import Application, read_application
@@ -267,6 +268,7 @@ class OfflineRuntime:
             account_id=ACCOUNT_ID,
             client_lookup=self._lookup_client,
             hosted_ui=HostedUi(tokens, self._lookup_client, self._verify_user),
+            local_models=LocalModels(),
         )
         assert self.api_server
         self.api_server.start(api)

@@ -68,6 +68,8 @@ ERRORS = {
     415: "The request body is not application/json",
     429: "Throttled (API Gateway) or over one of the app's limits; see Retry-After",
     500: "Internal error; quote the x-request-id",
+    502: "An upstream (a model provider) failed",
+    503: "Temporarily unavailable; see Retry-After",
 }
 
 
@@ -115,6 +117,11 @@ def _finish(schema: dict[str, Any]) -> dict[str, Any]:
                 responses["204"] = {"description": "Done; no body"}
             for code in _errors_for(method, operation):
                 responses.setdefault(str(code), {"description": ERRORS[code], "content": error_ref})
+            # Error statuses a route declares itself (`responses=` on the route) carry the same envelope (Powertools
+            # gives them the route's success model).
+            for code, response in responses.items():
+                if int(code) >= 400:
+                    response["content"] = error_ref
             operation["responses"] = dict(sorted(responses.items(), key=lambda kv: str(kv[0])))
     spec["components"] = {k: dict(sorted(v.items())) for k, v in sorted(components.items())}
     return spec

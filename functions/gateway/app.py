@@ -18,6 +18,13 @@ from genai_core.scopes import INVOKE, needs
 
 INVOKE_SCOPE = needs(INVOKE)
 TAGS = ["Gateway"]
+# Beyond what every route may answer (tools/openapi.py adds those): the model, and the providers behind it.
+MODEL_ERRORS: dict[int, Any] = {
+    403: {"description": "The token lacks genai/invoke, or this app may not use the model"},
+    404: {"description": "No model with this alias (model_not_found), or no such managed prompt for this app"},
+    502: {"description": "Every target of the model failed (model_unavailable)"},
+    503: {"description": "Every target of the model is cooling down after repeated failures; see Retry-After"},
+}
 app = create_app()
 
 
@@ -29,7 +36,23 @@ def _headers(context: CallContext) -> dict[str, str]:
     return {"x-gateway-cache": context.cache, "x-gateway-overhead-ms": f"{context.overhead_ms:.1f}"}
 
 
-@app.post("/v1/chat/completions", security=INVOKE_SCOPE, tags=TAGS, summary="Create a chat completion")
+@app.post(
+    "/v1/chat/completions",
+    security=INVOKE_SCOPE,
+    tags=TAGS,
+    summary="Create a chat completion",
+    responses={
+        200: {
+            "description": "The completion; with stream: true, a text/event-stream of chat.completion.chunk events "
+            "ending with data: [DONE]",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **MODEL_ERRORS,
+    },
+)
 def chat_completions(body: ChatCompletionRequest) -> Response[views.ChatCompletion | str]:
     outcome = get_gateway_service().chat(_context(), body)
     if outcome.events is not None:
@@ -40,7 +63,19 @@ def chat_completions(body: ChatCompletionRequest) -> Response[views.ChatCompleti
     return Response(200, content_types.APPLICATION_JSON, completion, headers=_headers(outcome.context))
 
 
-@app.post("/v1/embeddings", security=INVOKE_SCOPE, tags=TAGS, summary="Create embeddings")
+@app.post(
+    "/v1/embeddings",
+    security=INVOKE_SCOPE,
+    tags=TAGS,
+    summary="Create embeddings",
+    responses={
+        200: {
+            "description": "One embedding per input, in input order",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbeddingList"}}},
+        },
+        **MODEL_ERRORS,
+    },
+)
 def embeddings(body: EmbeddingsRequest) -> Response[views.EmbeddingList]:
     outcome = get_gateway_service().embed(_context(), body)
     listing = views.embedding_list(outcome, body.encoding_format)

@@ -191,7 +191,7 @@ def ctx(app: str = APP, request_id: str = "req-1") -> CallContext:
 
 def test_a_chat_call_reaches_the_provider_unchanged_and_is_billed_and_recorded(gateway: Gateway) -> None:
     # WHEN an app calls with temperature 0
-    outcome = gateway.service.chat(ctx(), chat(temperature=0, max_tokens=500))
+    outcome = gateway.service.chat(ctx(), chat(temperature=0, max_tokens=500, user="u-42", metadata={"team": "ops"}))
     # THEN the provider got temperature 0 (not a default), and the answer comes back with its usage
     target, sent = gateway.provider.calls[0]
     assert target == PRIMARY.id and isinstance(sent, ChatCompletionRequest) and sent.temperature == 0
@@ -202,6 +202,7 @@ def test_a_chat_call_reaches_the_provider_unchanged_and_is_billed_and_recorded(g
     assert (record["prompt_tokens"], record["completion_tokens"], record["cached_tokens"]) == (1200, 300, 200)
     assert record["cost_usd"] == Decimal("0.0051")
     assert record["request_id"] == "req-1"
+    assert (record["user"], record["metadata"]) == ("u-42", {"team": "ops"})
     # AND the daily per-model counters and the app's limit counters moved
     counters = gateway.counters(APP)
     (daily,) = [v for k, v in counters.items() if k.startswith("DAY#")]

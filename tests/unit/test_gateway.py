@@ -610,3 +610,35 @@ def test_the_jwks_is_served_where_cognito_serves_it(api: LocalApi, tokens: Token
     # THEN the signing key is listed
     assert reply.status == 200
     assert tokens.kid in [k["kid"] for k in body_of(reply)["keys"]]
+
+
+# -- local models ---------------------------------------------------------------------------------------------------
+
+
+class RecordingModels:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        self.calls.append((method, path))
+        return 200, {"content-type": "text/event-stream"}, b"data: [DONE]\n\n"
+
+
+def test_local_models_paths_go_to_the_local_models_without_authorization(make_api: Callable[..., LocalApi]) -> None:
+    # GIVEN an API with local models mounted
+    api = make_api()
+    models = RecordingModels()
+    api.local_models = models  # type: ignore[assignment]
+
+    # WHEN a request without a token reaches a path under /local-models/
+    reply = api.handle("POST", "/local-models/v1/chat/completions?x=1", [], b"{}", "127.0.0.1")
+
+    # THEN the local models answer it, headers and body as they gave them
+    assert models.calls == [("POST", "/local-models/v1/chat/completions")]
+    assert (reply.status, reply.body) == (200, b"data: [DONE]\n\n")
+    assert header(reply, "content-type") == "text/event-stream"
+
+
+def test_without_local_models_their_paths_are_unknown_routes(api: LocalApi) -> None:
+    reply = api.handle("GET", "/local-models/v1/models", [], b"", "127.0.0.1")
+    assert reply.status == 403  # API Gateway's answer to a path no route matches

@@ -109,6 +109,8 @@ class CallContext:
     attempts: list[str] = field(default_factory=list)
     prompt: PromptUse | None = None
     cache: CacheStatus = "off"
+    user: str | None = None
+    metadata: dict[str, str] | None = None
 
     @property
     def elapsed_ms(self) -> int:
@@ -191,6 +193,7 @@ class GatewayService:
     # -- chat ----------------------------------------------------------------------------------------------------
     def chat(self, context: CallContext, request: ChatCompletionRequest) -> ChatOutcome:
         alias = request.model or ""
+        context.user, context.metadata = request.user, request.metadata
         try:
             if request.prompt is not None:
                 request = self._inject_prompt(context, request)
@@ -229,6 +232,7 @@ class GatewayService:
 
     # -- embeddings ----------------------------------------------------------------------------------------------
     def embed(self, context: CallContext, request: EmbeddingsRequest) -> EmbeddingOutcome:
+        context.user = request.user
         try:
             entry = self._entry(context.app_id, request.model, "embeddings")
             texts = request.texts
@@ -497,6 +501,8 @@ class GatewayService:
             stream=stream,
             error_code=error_code,
             attempts=context.attempts,
+            user=context.user,
+            metadata=context.metadata,
         )
         self.store.record(record, admission, cache)
         _emit_metrics(record)

@@ -90,7 +90,9 @@ class UsageRecord:
     cache_hit: bool = False
     stream: bool = False
     error_code: str | None = None
-    attempts: list[str] = field(default_factory=list)  # "target: outcome" for each failed attempt
+    attempts: list[str] = field(default_factory=list)
+    user: str | None = None  # the app's end-user id, as the request's `user` gave it
+    metadata: dict[str, str] | None = None  # the request's `metadata` tags  # "target: outcome" for each failed attempt
 
     @property
     def billable_tokens(self) -> int:
@@ -291,10 +293,13 @@ class DynamoGatewayStore:
             "target": usage.target,
             "prompt_name": usage.prompt_name,
             "error_code": usage.error_code,
+            "user": usage.user,
         }
         record.update({k: _s(v) for k, v in optional.items() if v})
         if usage.prompt_version is not None:
             record["prompt_version"] = _n(usage.prompt_version)
+        if usage.metadata:
+            record["metadata"] = {"M": {k: _s(v) for k, v in usage.metadata.items()}}
         if usage.attempts:
             record["attempts"] = {"L": [_s(a) for a in usage.attempts[:10]]}
         ok = usage.status < 400
