@@ -95,8 +95,9 @@ test: lint validate build pytest ## every check: lint, template validation, buil
 openapi: venv ## regenerate functions/system/openapi.json and docs/api.md from the routes
 	$(VPY) -m tools.openapi
 
-bench: venv ## API latency through the offline runtime, as ratios to /v1/health in the same run
+bench: venv ## API latency, then the gateway's AWS calls, cold start and overhead, as ratios to baselines of the same run
 	$(VPY) bench/api_latency.py
+	$(VPY) bench/gateway.py
 
 clean: ## remove build output and caches (not the virtualenvs or the offline state)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
