@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import sys
 import warnings
@@ -135,12 +136,27 @@ def generate(functions: list[Path] | None = None) -> dict[str, Any]:
         security_schemes=dict(security_schemes()),
         on_conflict="error",
     )
-    for path in functions or api_functions():
-        merge.add_file(path)
+    schemes = security_schemes()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a function that fails to import must fail the generation, not vanish
+        for path in functions or api_functions():
+            # The functions' resolvers carry no security schemes (importing their models costs cold-start time
+            # in every function); they are given here, where the document is made.
+            app = _load_app(path)
+            merge.add_schema(app.get_openapi_schema(title=TITLE, version=__version__, security_schemes=schemes))
         schema = merge.get_openapi_schema()
     return _finish(json.loads(json.dumps(schema, default=_jsonable)))
+
+
+def _load_app(path: Path) -> Any:
+    """The `app` resolver of a function's app.py, imported under a name of its own (every module is `app`)."""
+    name = f"openapi_{path.parent.name}_app"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.app
 
 
 def _jsonable(value: Any) -> Any:

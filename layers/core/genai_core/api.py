@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from genai_core import __version__, jsonbody
+from genai_core import jsonbody
 from genai_core.config import get_settings
 from genai_core.errors import (
     Conflict,
@@ -39,7 +39,7 @@ from genai_core.errors import (
 )
 from genai_core.identity import Caller, caller_from_event
 from genai_core.observability import logger
-from genai_core.scopes import ADMIN_AUTHORIZER, security_schemes
+from genai_core.scopes import ADMIN_AUTHORIZER
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -216,13 +216,14 @@ def _enforce_route_security(app: APIGatewayRestResolver, next_middleware: NextMi
     return next_middleware(app)
 
 
-def create_app(title: str = "GenAI platform API") -> APIGatewayRestResolver:
+def create_app() -> APIGatewayRestResolver:
     """A REST resolver with strict JSON, validation, route security and the error mapping wired in.
 
     The body guards run in `handle`, before routing. Each route declares its `security` (`genai_core.scopes`).
     """
     app = _Resolver(enable_validation=True, json_body_deserializer=jsonbody.loads)
-    app.configure_openapi(title=title, version=__version__, security_schemes=dict(security_schemes()))
+    # The document's title, version and security schemes are set where it is generated (tools/openapi.py), so
+    # functions do not import Powertools' OpenAPI models at cold start.
     app.use([_enforce_route_security])
     register_error_handlers(app)
     return app

@@ -8,12 +8,10 @@ with the template's `AuthorizationScopes`. The scheme names are the template's a
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.models import (
-    OAuth2,
-    OAuthFlowAuthorizationCode,
-    OAuthFlowClientCredentials,
-    OAuthFlows,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OAuth2
 
 APP_AUTHORIZER = "AppAuthorizer"
 ADMIN_AUTHORIZER = "AdminAuthorizer"
@@ -50,7 +48,17 @@ ADMIN: Security = [{ADMIN_AUTHORIZER: [ADMIN_SCOPE]}]
 
 def security_schemes() -> dict[str, OAuth2]:
     """The two authorizers as OAuth2 schemes. Token URLs are relative to the API offline; deployed, they are the
-    stack outputs `AppTokenUrl` and `AdminAuthUrl` (Cognito domains)."""
+    stack outputs `AppTokenUrl` and `AdminAuthUrl` (Cognito domains).
+
+    Only the OpenAPI generator (tools/openapi.py) needs them: Powertools' OpenAPI models cost ~70 ms to import,
+    which no function should pay at cold start."""
+    from aws_lambda_powertools.event_handler.openapi.models import (
+        OAuth2,
+        OAuthFlowAuthorizationCode,
+        OAuthFlowClientCredentials,
+        OAuthFlows,
+    )
+
     return {
         APP_AUTHORIZER: OAuth2(
             description="Onboarded apps: OAuth2 client credentials at the apps pool's token endpoint "

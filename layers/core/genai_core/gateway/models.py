@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from genai_core.prompts.models import MAX_VERSION, Label, PromptName
+from genai_core.prompts.names import MAX_VERSION, Label, PromptName
 
 ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
