@@ -22,7 +22,7 @@ from genai_core.gateway.providers import base
 from genai_core.gateway.providers.bedrock import BedrockProvider
 from genai_core.gateway.service import get_gateway_service
 from genai_core.prompts.service import get_prompt_service
-from tests.conftest import ROOT
+from tests.conftest import ROOT, use_mocked_aws
 from tests.integration.conftest import Context, create_from_template, event, load_function
 
 FIXTURES = ROOT / "tests" / "fixtures" / "bedrock"
@@ -59,16 +59,8 @@ class Deployed:
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
-    for key, value in {
-        "STAGE": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "CATALOGUE_DEFAULTS": "aws",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_mocked_aws(monkeypatch)
+    monkeypatch.setenv("CATALOGUE_DEFAULTS", "aws")
     caches = (get_settings, aws.client, get_gateway_service, get_prompt_service, base.get_provider)
     with mock_aws():
         tables = create_from_template("ModelCatalogueTable", "GatewayTable", "UsageTable", "PromptsTable")

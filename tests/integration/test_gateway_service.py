@@ -26,6 +26,7 @@ from genai_core.gateway.types import ChatResult, EmbeddingResult, StreamEvent, U
 from genai_core.prompts.models import CreatePromptRequest
 from genai_core.prompts.repository import DynamoPromptRepository
 from genai_core.prompts.service import PromptService
+from tests.conftest import use_mocked_aws
 from tests.integration.conftest import create_from_template
 
 APP, OTHER = "app-one", "app-two"
@@ -133,18 +134,8 @@ class Gateway:
 
 @pytest.fixture
 def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
-    for key, value in {
-        "STAGE": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_mocked_aws(monkeypatch)
     with mock_aws():
-        get_settings.cache_clear()
-        aws.client.cache_clear()
         tables = create_from_template("ModelCatalogueTable", "GatewayTable", "UsageTable", "PromptsTable")
         client = Serialized(boto3.client("dynamodb", region_name="us-east-1"))
         DynamoCatalogue(client, tables["ModelCatalogueTable"]).seed(ENTRIES)

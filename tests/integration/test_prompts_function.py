@@ -13,20 +13,13 @@ from moto import mock_aws
 from genai_core import aws
 from genai_core.config import get_settings
 from genai_core.prompts.service import get_prompt_service
+from tests.conftest import use_mocked_aws
 from tests.integration.conftest import Context, create_from_template, event, load_function
 
 
 @pytest.fixture
 def prompts(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    for key, value in {
-        "STAGE": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_mocked_aws(monkeypatch)
     with mock_aws():
         tables = create_from_template("PromptsTable")
         monkeypatch.setenv("PROMPTS_TABLE", tables["PromptsTable"])

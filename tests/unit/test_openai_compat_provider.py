@@ -25,7 +25,7 @@ from genai_core.gateway.models import ChatCompletionRequest
 from genai_core.gateway.providers.base import ProviderRejected, ProviderRetryable, ProviderUnavailable
 from genai_core.gateway.providers.openai_compat import OpenAICompatibleProvider
 from genai_core.gateway.types import ChatResult, StreamEvent, ToolCall, Usage
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, use_mocked_aws
 from tests.fixtures.openai_server import (
     DONE,
     OpenAIServer,
@@ -383,17 +383,7 @@ def test_a_server_that_ignores_stream_still_gives_a_stream(
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto-backed Secrets Manager, reached through genai_core.aws like in a deployed function."""
-    for name, value in {
-        "STAGE": "test",
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    get_settings.cache_clear()
-    aws.client.cache_clear()
+    use_mocked_aws(monkeypatch, region="eu-west-1")
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="eu-west-1")
     get_settings.cache_clear()

@@ -514,12 +514,13 @@ class GatewayService:
             user=context.user,
             metadata=context.metadata,
         )
+        recorded = True
         try:
             self.store.record(record, admission, cache)
         except Exception:
             logger.exception("could not write a usage record", extra={"request_id": context.request_id})
-            _count_unrecorded()
-        _emit_metrics(record)
+            recorded = False
+        _emit_metrics(record, recorded=recorded)
 
     def _record_failure(
         self,
@@ -628,20 +629,14 @@ def _result_from_events(events: list[StreamEvent], request: ChatCompletionReques
     )
 
 
-def _count_unrecorded() -> None:
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    from genai_core.observability import metrics
-
-    metrics.add_metric(name="GatewayUsageRecordErrors", unit=MetricUnit.Count, value=1)
-
-
-def _emit_metrics(record: UsageRecord) -> None:
+def _emit_metrics(record: UsageRecord, *, recorded: bool) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 
     from genai_core.observability import metrics
 
     metrics.add_dimension(name="model", value=record.alias)
+    if not recorded:
+        metrics.add_metric(name="GatewayUsageRecordErrors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="GatewayRequests", unit=MetricUnit.Count, value=1)
     if record.status >= 400:
         metrics.add_metric(name="GatewayErrors", unit=MetricUnit.Count, value=1)

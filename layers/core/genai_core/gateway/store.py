@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -60,9 +60,6 @@ class Windows:
     def at(cls, now: datetime) -> Windows:
         now = now.astimezone(UTC)
         return cls(now.strftime("%Y%m%d%H%M"), now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"))
-
-    def current(self) -> set[str]:
-        return {f"rq_{self.minute}", f"tk_{self.minute}", f"td_{self.day}", f"mc_{self.month}"}
 
 
 @dataclass(frozen=True)
@@ -149,6 +146,29 @@ def _seconds_to_next(now: datetime, unit: str) -> int:
     return max(1, int((boundary - now).total_seconds() + 0.999))
 
 
+class _Check(NamedTuple):
+    limit: int  # 0: no limit
+    counter: str  # the counter attribute of the current window
+    window: str  # minute | day | month: when the counter starts again
+    code: str
+    message: str
+
+
+def _limit_checks(limits: Limits, windows: Windows) -> list[_Check]:
+    """The app's limits against their counters, in the order a refused caller should hear about them; the first
+    one counts requests (admission adds 1 to it)."""
+    return [
+        _Check(limits.requests_per_minute, f"rq_{windows.minute}", "minute", "requests_per_minute_exceeded",
+               f"rate limit reached: {limits.requests_per_minute} requests per minute for this app"),
+        _Check(limits.tokens_per_minute, f"tk_{windows.minute}", "minute", "tokens_per_minute_exceeded",
+               f"rate limit reached: {limits.tokens_per_minute} tokens per minute for this app"),
+        _Check(limits.tokens_per_day, f"td_{windows.day}", "day", "tokens_per_day_exceeded",
+               f"daily token limit reached: {limits.tokens_per_day} tokens per day (UTC) for this app"),
+        _Check(int(limits.monthly_budget_usd * MICROS), f"mc_{windows.month}", "month", "monthly_budget_exceeded",
+               f"monthly budget reached: {limits.monthly_budget_usd:g} USD for this app this month (UTC)"),
+    ]  # fmt: skip
+
+
 class DynamoGatewayStore:
     def __init__(
         self,
@@ -191,25 +211,19 @@ class DynamoGatewayStore:
         """Count this request in the current minute if every limit still has room; RateLimited naming the first
         exhausted limit otherwise. One conditional UpdateItem: concurrent requests cannot overshoot."""
         windows = Windows.at(now)
-        names = {"#rq": f"rq_{windows.minute}", "#tk": f"tk_{windows.minute}"}
+        checks = _limit_checks(limits, windows)
+        names = {f"#c{i}": check.counter for i, check in enumerate(checks)}
         values: dict[str, Any] = {":one": _n(1)}
         conditions = []
-        checks = [
-            ("#rq", limits.requests_per_minute, ":rpm"),
-            ("#tk", limits.tokens_per_minute, ":tpm"),
-            ("#td", limits.tokens_per_day, ":tpd"),
-            ("#mc", int(limits.monthly_budget_usd * MICROS), ":budget"),
-        ]
-        names["#td"], names["#mc"] = f"td_{windows.day}", f"mc_{windows.month}"
-        for name, limit, placeholder in checks:
-            if limit > 0:
-                conditions.append(f"(attribute_not_exists({name}) OR {name} < {placeholder})")
-                values[placeholder] = _n(limit)
-        used = {n for c in conditions for n in names if n in c} | {"#rq"}
+        for i, check in enumerate(checks):
+            if check.limit > 0:
+                conditions.append(f"(attribute_not_exists(#c{i}) OR #c{i} < :l{i})")
+                values[f":l{i}"] = _n(check.limit)
+        used = {name for name in names if any(name in c for c in conditions)} | {"#c0"}
         request: dict[str, Any] = {
             "TableName": self.table,
             "Key": {"pk": _s(f"APP#{app_id}"), "sk": _s("LIMITS")},
-            "UpdateExpression": "ADD #rq :one",
+            "UpdateExpression": "ADD #c0 :one",  # checks[0] counts the minute's requests
             "ExpressionAttributeNames": {k: v for k, v in names.items() if k in used},
             "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_NEW",
@@ -222,12 +236,12 @@ class DynamoGatewayStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise self._refusal(app_id, limits, windows, now, exc) from None
-        current = windows.current()
+            raise self._refusal(app_id, checks, now, exc) from None
+        current = {check.counter for check in checks}
         stale = tuple(k for k in item if k.startswith(_LIMIT_ATTRIBUTE_PREFIXES) and k not in current)
         return Admission(windows, stale)
 
-    def _refusal(self, app_id: str, limits: Limits, windows: Windows, now: datetime, exc: ClientError) -> RateLimited:
+    def _refusal(self, app_id: str, checks: list[_Check], now: datetime, exc: ClientError) -> RateLimited:
         item = exc.response.get("Item")
         if item is None:  # older DynamoDB emulators do not return the item: read it (refusals only)
             item = self.client.get_item(
@@ -237,33 +251,10 @@ class DynamoGatewayStore:
         def count(name: str) -> int:
             return int(Decimal(item.get(name, {}).get("N", "0")))
 
-        if limits.requests_per_minute and count(f"rq_{windows.minute}") >= limits.requests_per_minute:
-            wait = _seconds_to_next(now, "minute")
-            return RateLimited(
-                f"rate limit reached: {limits.requests_per_minute} requests per minute for this app; retry in {wait} s",
-                retry_after_seconds=wait,
-                code="requests_per_minute_exceeded",
-            )
-        if limits.tokens_per_minute and count(f"tk_{windows.minute}") >= limits.tokens_per_minute:
-            wait = _seconds_to_next(now, "minute")
-            return RateLimited(
-                f"rate limit reached: {limits.tokens_per_minute} tokens per minute for this app; retry in {wait} s",
-                retry_after_seconds=wait,
-                code="tokens_per_minute_exceeded",
-            )
-        if limits.tokens_per_day and count(f"td_{windows.day}") >= limits.tokens_per_day:
-            wait = _seconds_to_next(now, "day")
-            return RateLimited(
-                f"daily token limit reached: {limits.tokens_per_day} tokens per day (UTC) for this app",
-                retry_after_seconds=wait,
-                code="tokens_per_day_exceeded",
-            )
-        wait = _seconds_to_next(now, "month")
-        return RateLimited(
-            f"monthly budget reached: {limits.monthly_budget_usd:g} USD for this app this month (UTC)",
-            retry_after_seconds=wait,
-            code="monthly_budget_exceeded",
-        )
+        exhausted = [c for c in checks if c.limit and count(c.counter) >= c.limit] or checks[-1:]
+        check = exhausted[0]
+        wait = _seconds_to_next(now, check.window)
+        return RateLimited(f"{check.message}; retry in {wait} s", retry_after_seconds=wait, code=check.code)
 
     # -- usage ---------------------------------------------------------------------------------------------------
     def record(self, usage: UsageRecord, admission: Admission | None, cache: CacheEntry | None = None) -> None:
