@@ -373,6 +373,10 @@ def test_embeddings_are_billed_per_input_token_and_checked_against_the_model(gat
     with pytest.raises(InvalidRequest) as too_wide:
         gateway.service.embed(ctx(), EmbeddingsRequest(model="embed-model", input="a", dimensions=4))
     assert too_wide.value.param == "dimensions"
+    # an answer too big for one Lambda response is refused before the call, saying how many inputs fit
+    with pytest.raises(InvalidRequest) as too_many:
+        gateway.service.embed(ctx(), EmbeddingsRequest(model="embed-model", input=["a"] * 2048, dimensions=256))
+    assert too_many.value.code == "too_many_inputs" and "at most 976 inputs" in too_many.value.message
     with pytest.raises(InvalidRequest) as chat_model:
         gateway.service.embed(ctx(), EmbeddingsRequest(model="chat-model", input="a"))
     assert chat_model.value.code == "model_not_supported"

@@ -334,6 +334,16 @@ class GatewayService:
 
     @staticmethod
     def _check_embeddings(entry: ModelEntry, request: EmbeddingsRequest, texts: list[str]) -> None:
+        dimensions = request.dimensions or entry.dimensions or DEFAULT_EMBEDDING_DIMENSIONS
+        most = MAX_RESPONSE_FLOATS[request.encoding_format] // dimensions
+        if len(texts) > most:
+            raise InvalidRequest(
+                f"{len(texts)} inputs of {dimensions} dimensions would not fit in one response (Lambda answers at "
+                f"most 6 MB): send at most {most} inputs per request"
+                + (", or use encoding_format base64" if request.encoding_format == "float" else ""),
+                code="too_many_inputs",
+                param="input",
+            )
         if request.dimensions is not None and entry.dimensions is not None and request.dimensions > entry.dimensions:
             raise InvalidRequest(
                 f"dimensions is {request.dimensions}, above {entry.alias!r}'s {entry.dimensions}",
@@ -544,6 +554,9 @@ class GatewayService:
 
 
 _HEALTHY = TargetHealth(0, 0.0, 0.0)
+# Embeddings per response: Lambda returns at most 6 MB. A float is up to ~22 characters of JSON, or 5.33 of base64.
+MAX_RESPONSE_FLOATS = {"float": 250_000, "base64": 1_000_000}
+DEFAULT_EMBEDDING_DIMENSIONS = 1536  # when the catalogue entry does not say
 
 
 def _check_tool_results(request: ChatCompletionRequest) -> None:
