@@ -18,7 +18,7 @@ from typing import Any
 
 from offline.local_models import tokens
 from offline.local_models.errors import bad_request
-from offline.local_models.schema_example import example
+from offline.local_models.schema_example import SchemaTooLarge, example
 
 NAME = "offline-echo"
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -138,7 +138,9 @@ def complete(request: ChatRequest) -> Completion:
     tool = _tool_to_call(request)
     if tool is not None:
         function = tool["function"]
-        arguments = json.dumps(example(function.get("parameters") or {"type": "object"}), ensure_ascii=False)
+        arguments = json.dumps(
+            _example(function.get("parameters") or {"type": "object"}, "value", "tools"), ensure_ascii=False
+        )
         arguments, cut = _limit(arguments, request.limit)
         digest = hashlib.sha256(_canonical([function["name"], arguments, request.messages])).hexdigest()
         call = ToolCall(f"call_{digest[:24]}", function["name"], arguments)
@@ -224,7 +226,18 @@ def _formatted(text: str, response_format: dict[str, Any]) -> str:
     if response_format["type"] == "json_object":
         return json.dumps({"echo": text}, ensure_ascii=False)
     spec = response_format["json_schema"]
-    return json.dumps(example(spec.get("schema") or {"type": "object"}, spec["name"]), ensure_ascii=False)
+    return json.dumps(
+        _example(spec.get("schema") or {"type": "object"}, spec["name"], "response_format"), ensure_ascii=False
+    )
+
+
+def _example(schema: Any, name: str, param: str) -> Any:
+    try:
+        return example(schema, name)
+    except SchemaTooLarge as exc:
+        raise bad_request(f"offline-echo cannot answer this {param} schema: {exc}", param, "schema_too_large") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # a malformed schema is the caller's
+        raise bad_request(f"offline-echo cannot read this {param} schema: {exc}", param, "invalid_schema") from None
 
 
 def _limit(text: str, limit: int | None) -> tuple[str, bool]:

@@ -14,6 +14,16 @@ from typing import Any
 # Optional properties are filled near the top only, so a recursive schema ends.
 OPTIONAL_DEPTH = 3
 MAX_DEPTH = 12
+# A schema is client input: one asking for a billion items, or fanning out at every level, must be refused rather
+# than take the runtime's memory and time.
+MAX_ITEMS = 256
+MAX_STRING = 65_536
+MAX_NODES = 10_000
+
+
+class SchemaTooLarge(ValueError):
+    """The schema asks for an example larger than the offline model makes."""
+
 
 _FORMATS = {
     "date-time": "2024-01-01T00:00:00Z",
@@ -41,8 +51,12 @@ def example(schema: Any, name: str = "value") -> Any:
 class _Generator:
     def __init__(self, root: Any) -> None:
         self.root = root
+        self.nodes = 0
 
     def value(self, schema: Any, name: str, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SchemaTooLarge(f"the schema needs an example of more than {MAX_NODES} values")
         if schema is True or not isinstance(schema, dict):
             return name  # anything is valid
         if depth > MAX_DEPTH:
@@ -120,6 +134,8 @@ class _Generator:
             prefix = schema["items"]
         items = schema.get("items") if isinstance(schema.get("items"), dict | bool) else {}
         low = max(int(schema.get("minItems", 0)), 1)
+        if low > MAX_ITEMS:
+            raise SchemaTooLarge(f"minItems {low} is above the {MAX_ITEMS} items the offline model makes")
         high = schema.get("maxItems")
         count = min(low, int(high)) if isinstance(high, int) else low
         if isinstance(prefix, list):
@@ -165,6 +181,8 @@ def _merge(a: Any, b: Any) -> dict[str, Any]:
 def _string(schema: dict[str, Any], name: str) -> str:
     text = _FORMATS.get(str(schema.get("format")), f"example {name}")
     low, high = schema.get("minLength"), schema.get("maxLength")
+    if isinstance(low, int) and low > MAX_STRING:
+        raise SchemaTooLarge(f"minLength {low} is above the {MAX_STRING} characters the offline model makes")
     if isinstance(low, int) and len(text) < low:
         text += "x" * (low - len(text))
     if isinstance(high, int) and len(text) > high:

@@ -250,6 +250,11 @@ def test_the_sdk_raises_its_typed_errors_for_our_4xx(platform: Platform, client:
     with pytest.raises(openai.BadRequestError) as unknown_field:
         client.chat.completions.create(model="offline-echo", messages=hello, extra_body={"frobnicate": 1})
     assert "frobnicate" in str(unknown_field.value)
+    # a hostile tool schema is refused by the model (offline-echo here) and reaches the caller as a 400, not a 5xx
+    huge: Any = {"type": "function", "function": {"name": "f", "parameters": {"type": "array", "minItems": 10**9}}}
+    with pytest.raises(openai.BadRequestError) as hostile:
+        client.chat.completions.create(model="offline-echo", messages=hello, tools=[huge])
+    assert hostile.value.code == "provider_rejected_request" and "minItems" in str(hostile.value)
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{platform.url}/v1", api_key="not-a-token", max_retries=0).models.list()
 

@@ -441,3 +441,39 @@ def test_the_embedder_loads_once_when_first_asked_from_many_threads(monkeypatch:
         results = list(threads.map(lambda text: fresh.embed([text]).vectors[0], ["a", "b", "c", "d"]))
     assert len(opened) == 1
     assert all(v.shape == (384,) for v in results)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"type": "object", "required": ["a"], "properties": {"a": {"type": "array", "minItems": 10**9}}},
+        {"type": "object", "required": ["a"], "properties": {"a": {"type": "string", "minLength": 10**9}}},
+        {
+            "$defs": {
+                "A": {
+                    "type": "object",
+                    "required": [f"p{i}" for i in range(10)],
+                    "properties": {f"p{i}": {"$ref": "#/$defs/A"} for i in range(10)},
+                }
+            },
+            "$ref": "#/$defs/A",
+        },
+        {"type": "object", "required": ["a"], "properties": {"a": {"type": "array", "minItems": "many"}}},
+    ],
+    ids=["billion-items", "billion-chars", "fan-out", "malformed"],
+)
+def test_a_hostile_tool_schema_is_a_400_not_a_hang(parameters: dict[str, Any]) -> None:
+    # GIVEN a tool whose schema asks for an enormous or unreadable example
+    request = {
+        "model": "offline-echo",
+        "messages": [{"role": "user", "content": "go"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": parameters}}],
+    }
+    # WHEN offline-echo is asked to call it
+    started = time.monotonic()
+    status, _, body = LocalModels().handle(
+        "POST", "/local-models/v1/chat/completions", {}, json.dumps(request).encode()
+    )
+    # THEN it refuses at once in OpenAI's envelope
+    assert status == 400 and time.monotonic() - started < 2
+    assert json.loads(body)["error"]["param"] == "tools"
