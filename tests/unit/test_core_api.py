@@ -652,6 +652,9 @@ def test_a_base64_body_that_is_utf8_json_is_accepted(app: APIGatewayRestResolver
         ('{"name": "x", "size": -Infinity}', "-Infinity is not valid JSON; send a number or null"),
         ('[{"name": "x"}, [{}, 3.4e-80]]', "the body must be a JSON object, not list"),
         ('"just a string"', "the body must be a JSON object, not str"),
+        ('{"name": "a\\ud83db"}', "a string holds a lone surrogate escape"),
+        ('{"name": "\\udc00"}', "a string holds a lone surrogate escape"),
+        ('{"name": "x", "name": "y"}', "the key 'name' appears twice in one object"),
     ],
     ids=[
         "nested-50000",
@@ -663,6 +666,9 @@ def test_a_base64_body_that_is_utf8_json_is_accepted(app: APIGatewayRestResolver
         "infinity",
         "top-level-array",
         "top-level-string",
+        "lone-high-surrogate",
+        "lone-low-surrogate",
+        "duplicate-key",
     ],
 )
 def test_hostile_json_is_a_400_saying_what_is_wrong(app: APIGatewayRestResolver, body: str, reason: str) -> None:

@@ -10,6 +10,7 @@ bodies are parsed here: standard JSON only, integers within 64 bits, finite floa
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 64
@@ -40,6 +41,33 @@ def _parse_constant(name: str) -> Any:
     raise _Refused(f"{name} is not valid JSON; send a number or null")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would silently lose one of its values: which one the sender meant is unknowable.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [k for k, _ in pairs]
+        repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise _Refused(f"the key {repeated[:64]!r} appears twice in one object")
+    return value
+
+
+# \uD800-\uDFFF escapes: a lone one is not text (UTF-8 cannot encode it) and failed deep inside (tokenizers,
+# hashing) with a 500.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_text(value: Any, text: str) -> None:
+    if not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Refused(
+            f"a string holds a lone surrogate escape ({exc.object[exc.start]!r}); "
+            "send text as UTF-8, or both halves of a surrogate pair"
+        ) from None
+
+
 def _depth_exceeds(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -56,7 +84,14 @@ def loads(text: str | bytes) -> Any:
     if isinstance(text, bytes):
         text = text.decode()
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+            object_pairs_hook=_unique_keys,
+        )
+        _check_text(value, text)
     except RecursionError:
         raise json.JSONDecodeError(f"JSON nested deeper than {MAX_DEPTH} levels", text, 0) from None
     except _Refused as exc:
