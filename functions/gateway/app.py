@@ -87,6 +87,23 @@ def list_models() -> views.ModelList:
     return views.model_list(get_gateway_service().models(current_caller(app).app_id))
 
 
+@app.get(
+    "/v1/models/<model>",
+    security=INVOKE_SCOPE,
+    tags=TAGS,
+    summary="Get one model this app may call",
+    responses={
+        200: {
+            "description": "The model",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelOut"}}},
+        },
+        404: {"description": "No model with this alias for this app (model_not_found)"},
+    },
+)
+def get_model(model: str) -> views.ModelOut:
+    return views.model_out(get_gateway_service().model(current_caller(app).app_id, model))
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -76,9 +76,14 @@ def set_limits(platform: Platform, app_id: str, **limits: Any) -> None:
     )
 
 
-def test_models_lists_the_offline_catalogue(client: openai.OpenAI) -> None:
+def test_models_lists_the_offline_catalogue_and_retrieves_one(client: openai.OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
     assert {"offline-echo", "offline-echo-cached", "offline-echo-fallback", "minilm"} <= ids
+    minilm = client.models.retrieve("minilm")
+    assert minilm.id == "minilm" and minilm.object == "model"
+    assert minilm.model_extra and minilm.model_extra["dimensions"] == 384
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
 
 
 def test_a_plain_chat_completion_is_answered_recorded_and_billed(

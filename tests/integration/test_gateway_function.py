@@ -178,6 +178,8 @@ def test_the_models_sample_event_lists_the_seeded_aws_catalogue(deployed: Deploy
     assert status == 200
     assert {"claude-haiku-4-5", "nova-lite", "titan-embed-v2"} <= {m["id"] for m in body["data"]}
     assert all(m["object"] == "model" for m in body["data"])
+    status, _, one = deployed.invoke("gateway_model")
+    assert status == 200 and one["id"] == "claude-haiku-4-5" and one["pricing"]["output_per_1m"] == 5.0
 
 
 _ANY_BODY: dict[str, Any] = {}

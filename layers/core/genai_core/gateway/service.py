@@ -190,6 +190,17 @@ class GatewayService:
         allowed = self._app(app_id).allowed_models
         return [e for alias, e in sorted(self.catalogue.entries().items()) if allowed is None or alias in allowed]
 
+    def model(self, app_id: str, alias: str) -> ModelEntry:
+        """One alias this app may call; 404 otherwise (a model the app may not use is not shown to exist)."""
+        found = next((e for e in self.models(app_id) if e.alias == alias), None)
+        if found is None:
+            raise NotFound(
+                f"the model {alias!r} does not exist; GET /v1/models lists the models this app may use",
+                code="model_not_found",
+                param="model",
+            )
+        return found
+
     # -- chat ----------------------------------------------------------------------------------------------------
     def chat(self, context: CallContext, request: ChatCompletionRequest) -> ChatOutcome:
         alias = request.model or ""

@@ -179,21 +179,19 @@ def embedding_list(outcome: EmbeddingOutcome, encoding_format: str) -> Embedding
     )
 
 
-def model_list(entries: list[ModelEntry]) -> ModelList:
-    created = int(time.time()) // 86400 * 86400
-    return ModelList(
-        data=[
-            ModelOut(
-                id=e.alias,
-                created=created,
-                description=e.description,
-                capabilities=list(e.capabilities),
-                context_window=e.context_window,
-                max_output_tokens=e.max_output_tokens,
-                dimensions=e.dimensions,
-                pricing=Pricing(input_per_1m=e.input_price_per_1m, output_per_1m=e.output_price_per_1m),
-                cache_enabled=e.cache.enabled,
-            )
-            for e in entries
-        ]
+def model_out(entry: ModelEntry) -> ModelOut:
+    return ModelOut(
+        id=entry.alias,
+        created=int(time.time()) // 86400 * 86400,
+        description=entry.description,
+        capabilities=list(entry.capabilities),
+        context_window=entry.context_window,
+        max_output_tokens=entry.max_output_tokens,
+        dimensions=entry.dimensions,
+        pricing=Pricing(input_per_1m=entry.input_price_per_1m, output_per_1m=entry.output_price_per_1m),
+        cache_enabled=entry.cache.enabled,
     )
+
+
+def model_list(entries: list[ModelEntry]) -> ModelList:
+    return ModelList(data=[model_out(e) for e in entries])
