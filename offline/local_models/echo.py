@@ -65,6 +65,10 @@ class ChatRequest:
             raise bad_request("'n' must be an integer of at least 1", "n")
         if n is not None and n > 1:
             raise bad_request(f"{NAME} returns one choice per request: n must be 1", "n", "unsupported_value")
+        if body.get("logprobs") or body.get("top_logprobs"):
+            raise bad_request(
+                f"{NAME} returns no log probabilities: leave out logprobs", "logprobs", "unsupported_value"
+            )
         stream = body.get("stream") or False
         if not isinstance(stream, bool):
             raise bad_request("'stream' must be a boolean", "stream")

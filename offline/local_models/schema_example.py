@@ -60,7 +60,8 @@ class _Generator:
         if schema is True or not isinstance(schema, dict):
             return name  # anything is valid
         if depth > MAX_DEPTH:
-            return None
+            # Only required properties and non-empty arrays go this deep: a schema with no finite instance.
+            raise SchemaTooLarge(f"the schema requires values nested deeper than {MAX_DEPTH} levels")
         if "$ref" in schema:
             target = self._resolve(str(schema["$ref"]))
             rest = {k: v for k, v in schema.items() if k != "$ref"}
@@ -133,7 +134,9 @@ class _Generator:
         if prefix is None and isinstance(schema.get("items"), list):  # draft 4-7 tuple form
             prefix = schema["items"]
         items = schema.get("items") if isinstance(schema.get("items"), dict | bool) else {}
-        low = max(int(schema.get("minItems", 0)), 1)
+        # One item shows the shape near the top; deeper, an array is left empty where the schema allows it, so a
+        # recursive schema ends.
+        low = max(int(schema.get("minItems", 0)), 1 if depth < OPTIONAL_DEPTH else 0)
         if low > MAX_ITEMS:
             raise SchemaTooLarge(f"minItems {low} is above the {MAX_ITEMS} items the offline model makes")
         high = schema.get("maxItems")

@@ -465,14 +465,8 @@ def test_a_data_url_image_is_sent_as_bytes(bedrock: Bedrock, mime: str, converse
     bedrock.provider.chat(target(), request, timeout=30)
 
 
-@pytest.mark.parametrize(
-    ("url", "code"),
-    [
-        ("https://example.com/cat.png", "unsupported_parameter"),
-        ("data:image/bmp;base64,Qk0=", "unsupported_parameter"),
-        ("data:image/png;base64,not base64!", "invalid_request"),
-    ],
-)
+# Other image types and broken base64 never get this far: the request model refuses them for every target.
+@pytest.mark.parametrize(("url", "code"), [("https://example.com/cat.png", "unsupported_parameter")])
 def test_images_converse_cannot_take_are_refused(bedrock: Bedrock, url: str, code: str) -> None:
     request = chat_request(
         messages=[

@@ -477,3 +477,24 @@ def test_a_hostile_tool_schema_is_a_400_not_a_hang(parameters: dict[str, Any]) -
     # THEN it refuses at once in OpenAI's envelope
     assert status == 400 and time.monotonic() - started < 2
     assert json.loads(body)["error"]["param"] == "tools"
+
+
+def test_a_recursive_schema_gets_a_finite_valid_example() -> None:
+    # GIVEN a tree whose nodes require a (possibly empty) list of child nodes
+    schema = {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "required": ["c"],
+                "properties": {"c": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            }
+        },
+        "$ref": "#/$defs/Node",
+    }
+    # THEN the example ends (an empty list deep down) and is valid
+    value = example(schema)
+    jsonschema.validate(value, schema)
+    # AND a schema with no finite instance at all is refused rather than answered with something invalid
+    endless = {"$defs": {"A": {"type": "object", "required": ["a"], "properties": {"a": {"$ref": "#/$defs/A"}}}}}
+    with pytest.raises(ValueError, match="deeper than"):
+        example({**endless, "$ref": "#/$defs/A"})

@@ -7,6 +7,9 @@ against the target by the provider (`Provider.unsupported`).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,9 +34,27 @@ class TextPart(_Strict):
     text: str
 
 
+IMAGE_TYPES = ("png", "jpeg", "jpg", "gif", "webp")
+_DATA_URL = re.compile(r"data:image/(?P<type>[a-z]+);base64,(?P<data>.*)", re.DOTALL)
+
+
 class ImageUrl(_Strict):
-    url: str = Field(min_length=1, description="https URL or a data: URL (base64)")
+    url: str = Field(min_length=1, description="an https URL, or a data URL: data:image/<png|jpeg|gif|webp>;base64,...")
     detail: Literal["auto", "low", "high"] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _image(cls, url: str) -> str:
+        if url.startswith(("https://", "http://")):
+            return url
+        match = _DATA_URL.fullmatch(url)
+        if match is None or match["type"] not in IMAGE_TYPES:
+            raise ValueError(f"an image is an https URL or a data URL of one of: {', '.join(IMAGE_TYPES)}")
+        try:
+            base64.b64decode(match["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the image's data URL is not valid base64") from None
+        return url
 
 
 class ImagePart(_Strict):
@@ -204,6 +225,17 @@ class ChatCompletionRequest(_Strict):
     def _stops(cls, value: str | list[str] | None) -> str | list[str] | None:
         if isinstance(value, list) and len(value) > MAX_STOP:
             raise ValueError(f"at most {MAX_STOP} stop sequences")
+        if value == "" or (isinstance(value, list) and "" in value):
+            raise ValueError("a stop sequence must not be empty")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_names(cls, value: list[Tool] | None) -> list[Tool] | None:
+        names = [tool.function.name for tool in value or []]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each tool needs a name of its own; repeated: {', '.join(repeated)}")
         return value
 
     @field_validator("metadata")
