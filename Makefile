@@ -49,7 +49,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 
 checkov-venv: $(CHECKOV_VENV)/.installed ## checkov in a virtualenv of its own (it pins many packages of its own)
 
-run: venv ## start the whole platform offline on 127.0.0.1:$(PORT) (state in $(STATE)/)
+run: venv ## start the whole platform offline on 127.0.0.1:3000 (make run PORT=... STATE=...; state in .local/)
 	$(VPY) -m offline run --port $(PORT) --state-dir $(STATE)
 
 reset: ## wipe the offline state (tables, files, credentials, logs)

@@ -33,7 +33,12 @@ def _context() -> CallContext:
 
 
 def _headers(context: CallContext) -> dict[str, str]:
-    return {"x-gateway-cache": context.cache, "x-gateway-overhead-ms": f"{context.overhead_ms:.1f}"}
+    return {
+        "x-gateway-cache": context.cache,
+        "x-gateway-overhead-ms": f"{context.overhead_ms:.1f}",
+        # Attempts that failed or skipped a cooling-down target before this answer (the usage record names them).
+        "x-gateway-failed-attempts": str(len(context.attempts)),
+    }
 
 
 @app.post(

@@ -273,6 +273,7 @@ def test_a_dead_first_target_falls_back_then_is_skipped(
         raw = client.chat.completions.with_raw_response.create(model="offline-echo-fallback", messages=hello)
         assert "fallback please" in (raw.parse().choices[0].message.content or "")
         ids.append(raw.headers["x-request-id"])
+    assert raw.headers["x-gateway-failed-attempts"] == "1"  # the skipped target
     first, last = (record_of(platform, gateway_app[0], i) for i in (ids[0], ids[-1]))
     # the first call tried the dead target 3 times; once it failed 3 times it cools down and is skipped
     assert len(first["attempts"]) == 3 and all("127.0.0.1:9" in a["S"] for a in first["attempts"])

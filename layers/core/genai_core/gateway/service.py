@@ -285,7 +285,7 @@ class GatewayService:
         if entry.kind != kind:
             route = "/v1/embeddings" if entry.kind == "embeddings" else "/v1/chat/completions"
             raise InvalidRequest(
-                f"{alias!r} is an {entry.kind} model: call it through {route}",
+                f"{alias!r} is a model for {entry.kind}: call it through {route}",
                 code="model_not_supported",
                 param="model",
             )
@@ -320,7 +320,7 @@ class GatewayService:
         if limit is not None and entry.max_output_tokens is not None and limit > entry.max_output_tokens:
             name = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
             raise InvalidRequest(
-                f"{name} is {limit}, above {entry.alias!r}'s maximum of {entry.max_output_tokens} output tokens",
+                f"{name} is {limit}, above the {entry.max_output_tokens} output tokens {entry.alias!r} can give",
                 code="max_tokens_too_large",
                 param=name,
             )
@@ -330,7 +330,7 @@ class GatewayService:
             raise InvalidRequest(
                 f"this request needs about {needed} prompt tokens"
                 + (f" plus {limit} output tokens" if limit else "")
-                + f", more than {entry.alias!r}'s context window of {entry.context_window} tokens; "
+                + f", more than the context window of {entry.alias!r} ({entry.context_window} tokens); "
                 "shorten the messages or lower max_tokens",
                 code="context_length_exceeded",
                 param="messages",
@@ -357,7 +357,7 @@ class GatewayService:
             )
         if request.dimensions is not None and entry.dimensions is not None and request.dimensions > entry.dimensions:
             raise InvalidRequest(
-                f"dimensions is {request.dimensions}, above {entry.alias!r}'s {entry.dimensions}",
+                f"dimensions is {request.dimensions}, above the {entry.dimensions} of {entry.alias!r}",
                 code="unsupported_parameter",
                 param="dimensions",
             )
@@ -473,6 +473,7 @@ class GatewayService:
         )
 
     def _failed(self, target_id: str) -> None:
+        logger.warning("model target failed; trying the next one if any", extra={"target": target_id})
         s = self.settings
         try:
             self.store.target_failed(
