@@ -275,8 +275,12 @@ def test_a_dead_first_target_falls_back_then_is_skipped(
         ids.append(raw.headers["x-request-id"])
     assert raw.headers["x-gateway-failed-attempts"] == "1"  # the skipped target
     first, last = (record_of(platform, gateway_app[0], i) for i in (ids[0], ids[-1]))
-    # the first call tried the dead target 3 times; once it failed 3 times it cools down and is skipped
-    assert len(first["attempts"]) == 3 and all("127.0.0.1:9" in a["S"] for a in first["attempts"])
+    # the first call tried the dead target 3 times (unless an earlier test left it cooling down already); once it
+    # failed 3 times it cools down and is skipped
+    first_attempts = [a["S"] for a in first["attempts"]]
+    assert (len(first_attempts) == 3 and all("127.0.0.1:9" in a for a in first_attempts)) or first_attempts == [
+        "openai:http://127.0.0.1:9/v1:offline-echo: skipped, cooling down"
+    ]
     assert [a["S"] for a in last["attempts"]] == ["openai:http://127.0.0.1:9/v1:offline-echo: skipped, cooling down"]
 
 
