@@ -57,7 +57,7 @@ from genai_core.gateway.store import (
     TargetHealth,
     UsageRecord,
 )
-from genai_core.gateway.types import ChatResult, EmbeddingResult, StreamEvent, ToolCall, Usage
+from genai_core.gateway.types import ChatResult, EmbeddingResult, StreamEvent, ToolCall, Usage, stream_of
 from genai_core.observability import logger
 
 T = TypeVar("T")
@@ -225,7 +225,7 @@ class GatewayService:
                 self._record(
                     context, entry.alias, "chat", 200, result.usage, admission, stream=request.stream, hit=True
                 )
-                return ChatOutcome(entry.alias, result, _stream_of(result) if request.stream else None, context)
+                return ChatOutcome(entry.alias, result, stream_of(result) if request.stream else None, context)
             context.cache = "miss"
         try:
             if request.stream:
@@ -611,12 +611,6 @@ def _result_from_payload(payload: dict[str, Any]) -> ChatResult:
         usage=Usage(**payload["usage"]),
         refusal=payload.get("refusal"),
     )
-
-
-def _stream_of(result: ChatResult) -> list[StreamEvent]:
-    from genai_core.gateway.types import stream_of
-
-    return stream_of(result)
 
 
 def _result_from_events(events: list[StreamEvent], request: ChatCompletionRequest) -> ChatResult:
