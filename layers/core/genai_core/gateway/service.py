@@ -194,11 +194,7 @@ class GatewayService:
         """One alias this app may call; 404 otherwise (a model the app may not use is not shown to exist)."""
         found = next((e for e in self.models(app_id) if e.alias == alias), None)
         if found is None:
-            raise NotFound(
-                f"the model {alias!r} does not exist; GET /v1/models lists the models this app may use",
-                code="model_not_found",
-                param="model",
-            )
+            raise _model_not_found(alias)
         return found
 
     # -- chat ----------------------------------------------------------------------------------------------------
@@ -274,11 +270,7 @@ class GatewayService:
     def _entry(self, app_id: str, alias: str, kind: str) -> ModelEntry:
         entry = self.catalogue.get(alias)
         if entry is None:
-            raise NotFound(
-                f"the model {alias!r} does not exist; GET /v1/models lists the models this app may use",
-                code="model_not_found",
-                param="model",
-            )
+            raise _model_not_found(alias)
         allowed = self._app(app_id).allowed_models
         if allowed is not None and alias not in allowed:
             raise PermissionDenied(f"this app may not use the model {alias!r}", code="model_not_allowed")
@@ -569,6 +561,14 @@ _HEALTHY = TargetHealth(0, 0.0, 0.0)
 # Embeddings per response: Lambda returns at most 6 MB. A float is up to ~22 characters of JSON, or 5.33 of base64.
 MAX_RESPONSE_FLOATS = {"float": 250_000, "base64": 1_000_000}
 DEFAULT_EMBEDDING_DIMENSIONS = 1536  # when the catalogue entry does not say
+
+
+def _model_not_found(alias: str) -> NotFound:
+    return NotFound(
+        f"the model {alias!r} does not exist; GET /v1/models lists the models this app may use",
+        code="model_not_found",
+        param="model",
+    )
 
 
 def _check_tool_results(request: ChatCompletionRequest) -> None:
