@@ -151,7 +151,7 @@ def event_stream(outcome: ChatOutcome, events: list[StreamEvent], *, include_usa
         "model": outcome.alias,
     }
     lines = []
-    for event in events:
+    for event in _coalesced(events):
         if not event.delta and event.finish_reason is None:
             continue
         chunk = {**base, "choices": [{"index": 0, "delta": event.delta, "finish_reason": event.finish_reason}]}
@@ -163,6 +163,31 @@ def event_stream(outcome: ChatOutcome, events: list[StreamEvent], *, include_usa
         lines.append(f"data: {json.dumps({**base, 'choices': [], 'usage': usage}, separators=(',', ':'))}\n\n")
     lines.append("data: [DONE]\n\n")
     return "".join(lines)
+
+
+# Behind a buffered API Gateway the whole stream arrives at once, so one chunk per upstream token buys nothing and
+# costs ~200 bytes of envelope each: 64k tokens would pass Lambda's 6 MB response limit. Text is sent in pieces.
+MAX_PIECE_CHARS = 512
+
+
+def _coalesced(events: list[StreamEvent]) -> list[StreamEvent]:
+    """Adjacent text-only deltas merged into pieces of up to MAX_PIECE_CHARS; every other event kept as it is."""
+    out: list[StreamEvent] = []
+    for event in events:
+        previous = out[-1] if out else None
+        text_only = set(event.delta) == {"content"} and event.finish_reason is None and event.usage is None
+        if (
+            text_only
+            and previous is not None
+            and set(previous.delta) == {"content"}
+            and previous.finish_reason is None
+            and previous.usage is None
+            and len(previous.delta["content"]) + len(event.delta["content"]) <= MAX_PIECE_CHARS
+        ):
+            out[-1] = StreamEvent(delta={"content": previous.delta["content"] + event.delta["content"]})
+        else:
+            out.append(event)
+    return out
 
 
 def embedding_list(outcome: EmbeddingOutcome, encoding_format: str) -> EmbeddingList:
