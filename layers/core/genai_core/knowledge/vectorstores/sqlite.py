@@ -377,7 +377,9 @@ class SqliteVectorStore:
         if match is None:
             return []
         allowed = self._filter_sql(c, filter)
-        extra, params = ("", []) if allowed is None else (f" AND rowid IN ({allowed[0]})", allowed[1])
+        # The unary + keeps SQLite from handing the rowid list to FTS5, which would look each rowid up separately
+        # (measured 53 ms instead of 0.8 ms for 500 allowed rowids out of 10k): match first, then filter.
+        extra, params = ("", []) if allowed is None else (f" AND +rowid IN ({allowed[0]})", allowed[1])
         rows = db.execute(
             f"SELECT rowid, bm25({c.table('fts')}) AS rank FROM {c.table('fts')} WHERE {c.table('fts')} MATCH ?"
             f"{extra} ORDER BY rank, rowid LIMIT ?",
