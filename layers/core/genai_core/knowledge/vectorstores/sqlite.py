@@ -13,7 +13,7 @@ reaches SQL as an identifier):
 
 All four share the chunk's rowid. A filtered kNN first resolves the filter to rowids through the indexes; when few
 chunks match it scans their vectors exactly, otherwise it asks vec0 for the k nearest among those rowids: both
-return the k best AFTER filtering (measured on 10k x 384: a scan costs ~2 us per matching chunk, vec0 ~5-7 ms).
+return the k best AFTER filtering (measured on 10k x 384: a scan costs ~2 us per matching chunk, vec0 ~7-9 ms).
 
 Scores (higher is better): cosine -> cosine similarity (1 - distance); l2 -> 1 / (1 + distance^2), as OpenSearch;
 innerproduct -> the dot product; lexical -> -bm25().
@@ -143,7 +143,10 @@ class SqliteVectorStore:
             try:
                 yield connection
             except BaseException:
-                connection.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (disk full, I/O); a second ROLLBACK would raise
+                # and hide the original error.
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
 
