@@ -1,0 +1,1 @@
+"""Knowledge pipelines: collections, documents, extraction, chunking, embedding, vector stores and search."""
