@@ -1,0 +1,1 @@
+"""Knowledge pipelines: documents extracted to markdown, split into chunks for embedding and retrieval."""
