@@ -350,41 +350,41 @@ class _Chunker:
     def token_windows(
         self, start: int, end: int, limit: int, step: int | None = None, verify: bool = True
     ) -> list[Atom]:
-        """Windows of `limit` tokens (advancing by `step`), cut where the decoded tokens end on a whole character."""
+        """Windows of at most `limit` tokens of text[start:end], each next one starting `step` tokens later.
+
+        A token can end inside a multi-byte character (emoji, CJK): a window only starts and ends where the decoded
+        tokens match the text, moving its end back (and the next start forward) to such a place.
+        """
         tokenizer, text = self.doc.tokenizer, self.text
         ids = tokenizer.encode(text[start:end])
-        if not ids:
-            return []
+        n = len(ids)
         step = step or limit
-        wanted = sorted({*range(0, len(ids), step), *(min(k + limit, len(ids)) for k in range(0, len(ids), step))})
-        at = {0: start}
-        previous, cursor = 0, start
-        for k in wanted[1:]:
-            if k <= previous:
-                continue
-            # a token can end inside a multi-byte character; move the cut back until the decoded text matches
-            for cut in range(k, max(previous, k - 4), -1):
-                piece = tokenizer.decode(ids[previous:cut])
-                if text.startswith(piece, cursor):
-                    break
-            else:
-                cut, piece = k, tokenizer.decode(ids[previous:k])
-            cursor = min(cursor + max(len(piece), 1), end) if k < len(ids) else end
-            at[k] = cursor
-            previous = cut
-        positions = sorted(at.items())
-        keys = [k for k, _ in positions]
 
-        def char_at(k: int) -> int:
-            return positions[bisect_right(keys, k) - 1][1]
+        def clean(i: int, at: int, j: int) -> int:
+            """The length of decoded ids[i:j] if it is text[at:...] exactly, else -1."""
+            piece = tokenizer.decode(ids[i:j])
+            return len(piece) if text.startswith(piece, at) else -1
 
-        windows = []
-        for k in range(0, len(ids), step):
-            a, b = char_at(k), char_at(min(k + limit, len(ids)))
-            if a < b:
-                windows.append((a, b))
-            if k + limit >= len(ids):
+        windows: list[tuple[int, int]] = []
+        i, at = 0, start
+        while i < n:
+            j = min(i + limit, n)
+            length = clean(i, at, j) if j < n else end - at
+            while length < 0 and j > i + 1:
+                j -= 1
+                length = clean(i, at, j)
+            if length <= 0:  # no token boundary on a character boundary: cut by characters instead
+                j, length = min(i + limit, n), min(max(1, (end - at) * limit // max(n - i, 1)), end - at)
+            windows.append((at, at + length))
+            if j >= n:
                 break
+            # the next window starts `step` tokens after this one, or later if that is inside a character
+            k = max(min(i + step, j), i + 1)
+            length = clean(i, at, k)
+            while length < 0 and k < j:
+                k += 1
+                length = clean(i, at, k)
+            i, at = k, at + max(length, 0)
         if not verify:
             return [(a, b, -1) for a, b in windows]
         atoms: list[Atom] = []
@@ -392,8 +392,10 @@ class _Chunker:
             tokens = self.count(text[a:b])
             if tokens <= limit:
                 atoms.append((a, b, tokens))
-            else:  # re-tokenized, the window came out longer: cut it again, tighter
+            elif b - a > 1:  # re-tokenized, the window came out longer: cut it again, tighter
                 atoms.extend(self.token_windows(a, b, max(limit - (tokens - limit) - 1, 1)))
+            else:
+                atoms.append((a, b, tokens))
         return atoms
 
     # -- packing atoms into chunks
@@ -687,6 +689,7 @@ def chunk_document(
             if x < y:
                 counted.append((x, y, "", tokenizer.count(text[x:y])))
 
+    counted.sort(key=lambda piece: (piece[0], piece[1]))  # a re-cut chunk's parts can interleave with overlaps
     base = f"{document_id}\x1f{config.strategy}\x1f{config.size_tokens}\x1f{config.overlap_tokens}\x1f"
     meta = dict(metadata or {})
     chunks = []
