@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 import subprocess
 import sys
@@ -350,3 +351,36 @@ def test_importing_the_module_does_not_load_the_tokenizer() -> None:
     code = "import sys, genai_core.knowledge.chunking; print('tiktoken' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="layers/core")
     assert out.stdout.strip() == "False"
+
+
+def test_token_counts_are_exact_on_varied_prose() -> None:
+    # GIVEN prose whose sentences end in every way punctuation, digits, accents and quotes allow
+    rng = random.Random(3)
+    words = [
+        "naïve",
+        "café",
+        "it's",
+        "e.g.",
+        "3.5%",
+        "(see",
+        "below)",
+        "“quoted”",
+        "x86_64",
+        "Δelta",
+        "über",
+        "a",
+        "the",
+    ]
+    endings = [".", "?", "!", ".)", "...", ":", ";", '."', "", " 42.", " —"]
+    paragraphs = []
+    for _ in range(300):
+        sentences = [
+            " ".join(rng.choices(words, k=rng.randint(3, 30))).capitalize() + rng.choice(endings)
+            for _ in range(rng.randint(1, 6))
+        ]
+        paragraphs.append(" ".join(sentences) + rng.choice(["\n\n", "\n", "\n\n\n", "  \n\n"]))
+    markdown = "".join(paragraphs)
+    for strategy in STRATEGIES:
+        for size, overlap in [(32, 8), (100, 30), (256, 0)]:
+            # WHEN it is chunked THEN each chunk's count is what the tokenizer says for its text
+            assert_fits(chunk_document("prose", markdown, config(strategy, size, overlap)), size)

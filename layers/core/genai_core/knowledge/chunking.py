@@ -213,6 +213,7 @@ class _Document:
         self.ends_paragraph = [end in paragraph_ends for end in bounds[1:]]
         self.counts: list[int] = []
         self.prefix: list[int] = [0]
+        self._small: dict[str, int] = {}
         if count_units:
             texts = [text[a:b] for a, b in pairwise(bounds)]
             many = getattr(tokenizer, "count_many", None)
@@ -259,20 +260,45 @@ class _Document:
             return count(text[start:end])
         total = self.prefix[b] - self.prefix[a]
         if start < bounds[a]:
+            word_end = start
+            if start - 1 == bounds[a - 1] and text[start - 1] == " ":
+                while word_end < bounds[a] and word_end - start < 64 and text[word_end].isalpha():
+                    word_end += 1
             # the first unit starts before `start`: its count minus the words before the first cut after `start`
             cut = _word_cut_after(text, start, bounds[a])
-            if cut is None:
+            if word_end > start and (word_end == bounds[a] or not text[word_end].isalpha()):
+                # a sentence without its leading space: only its first word's tokens change (" Word" to "Word")
+                word = text[start:word_end]
+                total += self.counts[a - 1] - self.small(" " + word) + self.small(word)
+            elif cut is None or bounds[a] - start <= cut - bounds[a - 1]:  # the rest of the unit is the shorter
                 total += count(text[start : bounds[a]])
             else:
                 total += count(text[start:cut]) + self.counts[a - 1] - count(text[bounds[a - 1] : cut])
         if end > bounds[b]:
             # the last unit runs past `end`: its count minus what lies past the last cut before `end`, plus the rest
             cut = _word_cut_before(text, bounds[b], end)
-            if cut is None:
+            rest = text[end : bounds[b + 1]]
+            last = text[end - 1]
+            if not rest.strip() and last.isalnum():
+                # only trailing whitespace cut off, after a word: it was tokens of its own
+                total += self.counts[b] - self.small(rest)
+            elif not rest.strip() and not last.isspace() and (punctuation := _punctuation_start(text, bounds[b], end)):
+                # after punctuation, which takes the newlines after it into its token: re-count that token alone
+                total += (
+                    self.counts[b] - self.small(text[punctuation : bounds[b + 1]]) + self.small(text[punctuation:end])
+                )
+            elif cut is None:
                 total += count(text[bounds[b] : end])
             else:
                 total += self.counts[b] - count(text[cut : bounds[b + 1]]) + count(text[cut:end])
         return total
+
+    def small(self, text: str) -> int:
+        """Counts of short strings that recur at chunk edges (a first word, ".\\n\\n"), remembered."""
+        tokens = self._small.get(text)
+        if tokens is None:
+            tokens = self._small[text] = self.tokenizer.count(text)
+        return tokens
 
     def units(self, start: int, end: int) -> list[Unit]:
         """The units of text[start:end] (a unit cut by the span's edge is re-counted)."""
@@ -611,6 +637,14 @@ def _blocks(units: list[Unit]) -> list[tuple[int, int, int, str, list[Unit]]]:
             close()
     close()
     return blocks
+
+
+def _punctuation_start(text: str, start: int, end: int) -> int:
+    """Where the run of punctuation that ends text[:end] starts, if a letter or digit is before it; else 0."""
+    at = end - 1
+    while at > start and at > end - 8 and not text[at - 1].isalnum() and not text[at - 1].isspace():
+        at -= 1
+    return at if at > start and text[at - 1].isalnum() else 0
 
 
 def _word_cut_after(text: str, start: int, end: int) -> int | None:
