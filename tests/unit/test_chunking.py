@@ -182,14 +182,16 @@ def test_without_overlap_chunks_do_not_overlap() -> None:
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_sentence_on_page_3_under_install_linux_says_so(strategy: str) -> None:
     # GIVEN the manual, whose Linux installation sentence is on page 3 under "Install > Linux"
-    chunks = chunk_document("manual", MANUAL, config(strategy, 128, 16))
-    # WHEN we look for the chunk where that sentence starts
-    found = [c for c in chunks if LINUX_SENTENCE[:40] in c.text]
-    # THEN that chunk touches page 3 and carries the heading path in force there
-    assert found
-    assert 3 in found[0].pages
-    if found[0].text.startswith(("### Linux", LINUX_SENTENCE[:20])):
-        assert found[0].heading_path == ("Acme Gateway Guide", "Install", "Linux")
+    chunks = chunk_document("manual", MANUAL, config(strategy, 32, 8))
+    # WHEN we look at the chunks holding part of that sentence
+    holding = [c for c in chunks if "unpack the archive" in c.text or "run the installer as root" in c.text]
+    # THEN all touch page 3, and those that start inside the Linux section carry the heading path in force there
+    # (a chunk starting earlier, e.g. with an overlap from the section before, carries that section's path)
+    assert holding and all(3 in c.pages for c in holding)
+    linux_at, windows_at = MANUAL.index("### Linux"), MANUAL.index("### Windows")
+    inside = [c for c in holding if linux_at <= c.start < windows_at]
+    assert inside
+    assert all(c.heading_path == ("Acme Gateway Guide", "Install", "Linux") for c in inside)
 
 
 def test_layout_chunks_follow_the_sections() -> None:

@@ -26,10 +26,16 @@ words, tokens; greedy packing with about ``overlap_tokens`` carried over from th
 with the header repeated; no overlap between blocks, a block too big is split recursively) and ``page`` (one chunk
 per page, split recursively when a page is too big).
 
-Speed: each line is tokenized once. With a tokenizer whose pre-tokenizer never joins a newline to the non-space
-character after it, nor a non-space character to a following " word" (tiktoken's cl100k and o200k:
-``additive_at_boundaries``), a chunk's exact count is the sum of its lines' counts plus a few short edge
-re-counts, instead of tokenizing every chunk again. Other tokenizers get every chunk counted in full.
+Chunks are ordered by ``start``. The ``fixed`` strategy's windows overlap by design; a chunk of any strategy that
+re-tokenizes over the size (summed piece counts can undercount the joined text) is cut again by tokens, and its
+parts can interleave with an overlapping neighbour.
+
+Speed: the text is cut into units where a cl100k-style pre-tokenizer always cuts (a line start whose first character
+is not whitespace; a sentence end before " Word"), and each unit is tokenized once. Token counts add up across such
+cuts, so a chunk's exact count is a sum of unit counts plus a re-count of the few tokens that stripping a chunk's
+edges changes (its first word, its final punctuation and newlines), remembered across chunks. A tokenizer declares
+that property with ``additive_at_boundaries = True`` (`TiktokenTokenizer` does: cl100k and o200k split that way);
+any other `Tokenizer` gets every chunk counted in full.
 """
 
 from __future__ import annotations
