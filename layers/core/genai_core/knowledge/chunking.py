@@ -270,19 +270,18 @@ class _Document:
             if start - 1 == bounds[a - 1] and text[start - 1] == " ":
                 while word_end < bounds[a] and word_end - start < 64 and text[word_end].isalpha():
                     word_end += 1
-            # the first unit starts before `start`: its count minus the words before the first cut after `start`
-            cut = _word_cut_after(text, start, bounds[a])
             if word_end > start and (word_end == bounds[a] or not text[word_end].isalpha()):
                 # a sentence without its leading space: only its first word's tokens change (" Word" to "Word")
                 word = text[start:word_end]
                 total += self.counts[a - 1] - self.small(" " + word) + self.small(word)
-            elif cut is None or bounds[a] - start <= cut - bounds[a - 1]:  # the rest of the unit is the shorter
-                total += count(text[start : bounds[a]])
             else:
-                total += count(text[start:cut]) + self.counts[a - 1] - count(text[bounds[a - 1] : cut])
+                # the unit's count minus its words before the first cut after `start`, or the rest of it if shorter
+                cut = _word_cut_after(text, start, bounds[a])
+                if cut is None or bounds[a] - start <= cut - bounds[a - 1]:
+                    total += count(text[start : bounds[a]])
+                else:
+                    total += count(text[start:cut]) + self.counts[a - 1] - count(text[bounds[a - 1] : cut])
         if end > bounds[b]:
-            # the last unit runs past `end`: its count minus what lies past the last cut before `end`, plus the rest
-            cut = _word_cut_before(text, bounds[b], end)
             rest = text[end : bounds[b + 1]]
             last = text[end - 1]
             if not rest.strip() and last.isalnum():
@@ -293,9 +292,9 @@ class _Document:
                 total += (
                     self.counts[b] - self.small(text[punctuation : bounds[b + 1]]) + self.small(text[punctuation:end])
                 )
-            elif cut is None:
+            elif (cut := _word_cut_before(text, bounds[b], end)) is None:
                 total += count(text[bounds[b] : end])
-            else:
+            else:  # the unit's count minus what lies past the last cut before `end`, plus the rest
                 total += self.counts[b] - count(text[cut : bounds[b + 1]]) + count(text[cut:end])
         return total
 
