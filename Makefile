@@ -95,9 +95,13 @@ test: lint validate build pytest ## every check: lint, template validation, buil
 openapi: venv ## regenerate functions/system/openapi.json and docs/api.md from the routes
 	$(VPY) -m tools.openapi
 
-bench: venv ## API latency, then the gateway's AWS calls, cold start and overhead, as ratios to baselines of the same run
+bench: venv ## every benchmark in bench/, each printing figures beside a baseline of the same run
+	$(VPY) -m pip install -q -r requirements/bench.txt 2>&1 | grep -v "is ignored" || true
 	$(VPY) bench/api_latency.py
 	$(VPY) bench/gateway.py
+	$(VPY) bench/local_models.py
+	$(VPY) bench/vectorstore.py
+	$(VPY) bench/chunking.py
 
 clean: ## remove build output and caches (not the virtualenvs or the offline state)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
