@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genai_core.gateway.expiring import Expiring
 from genai_core.gateway.models import ALIAS_PATTERN
 from genai_core.observability import logger
 
@@ -183,20 +184,18 @@ class Catalogue:
     ) -> None:
         self.repository = repository
         self.defaults = defaults
-        self.max_age = max_age
-        self.clock = clock
-        self._entries: dict[str, ModelEntry] = {}
-        self._loaded_at: float | None = None
+        self._cache = Expiring(max_age, clock)
 
     def entries(self) -> dict[str, ModelEntry]:
-        now = self.clock()
-        if self._loaded_at is None or now - self._loaded_at >= self.max_age:
+        entries: dict[str, ModelEntry] = self._cache.get("entries", self._load)
+        return entries
+
+    def _load(self) -> dict[str, ModelEntry]:
+        entries = self.repository.load()
+        if not entries and self.defaults:
+            self.repository.seed(load_defaults(self.defaults))
             entries = self.repository.load()
-            if not entries and self.defaults:
-                self.repository.seed(load_defaults(self.defaults))
-                entries = self.repository.load()
-            self._entries, self._loaded_at = entries, now
-        return self._entries
+        return entries
 
     def get(self, alias: str) -> ModelEntry | None:
         return self.entries().get(alias)

@@ -31,6 +31,7 @@ from genai_core.errors import (
 )
 from genai_core.gateway import tokens
 from genai_core.gateway.catalogue import Catalogue, DynamoCatalogue, ModelEntry, Target
+from genai_core.gateway.expiring import Expiring
 from genai_core.gateway.models import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -140,27 +141,6 @@ class EmbeddingOutcome:
 Renderer = Callable[[str, str, dict[str, Any], int | None, str | None], Any]
 
 
-class _Expiring:
-    """A value read at most once per `max_age` seconds in this container."""
-
-    def __init__(self, max_age: float, clock: Callable[[], float]) -> None:
-        self.max_age, self.clock = max_age, clock
-        self._values: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str, load: Callable[[], Any]) -> Any:
-        now = self.clock()
-        cached = self._values.get(key)
-        if cached is None or now - cached[0] >= self.max_age:
-            cached = (now, load())
-            if len(self._values) > 10_000:
-                self._values.clear()
-            self._values[key] = cached
-        return cached[1]
-
-    def put(self, key: str, value: Any) -> None:
-        self._values[key] = (self.clock(), value)
-
-
 class GatewayService:
     def __init__(
         self,
@@ -181,8 +161,8 @@ class GatewayService:
         self.provider = provider
         self.wall_clock = wall_clock
         self.sleep = sleep
-        self._apps = _Expiring(settings.config_max_age_seconds, clock)
-        self._health = _Expiring(settings.health_max_age_seconds, clock)
+        self._apps = Expiring(settings.config_max_age_seconds, clock)
+        self._health = Expiring(settings.health_max_age_seconds, clock)
 
     # -- models --------------------------------------------------------------------------------------------------
     def models(self, app_id: str) -> list[ModelEntry]:

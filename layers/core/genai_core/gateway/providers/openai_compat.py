@@ -23,6 +23,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from genai_core import aws
 from genai_core.gateway.catalogue import Target
+from genai_core.gateway.expiring import Expiring
 from genai_core.gateway.models import ChatCompletionRequest
 from genai_core.gateway.providers.base import ProviderRejected, ProviderRetryable, ProviderUnavailable
 from genai_core.gateway.types import (
@@ -76,8 +77,7 @@ class OpenAICompatibleProvider:
     ) -> None:
         self._http = http or _HTTP
         self._read_secret = read_secret
-        self._clock = clock
-        self._keys: dict[str, tuple[str, float]] = {}  # secret id -> (key, read at)
+        self._keys = Expiring(SECRET_MAX_AGE_SECONDS, clock)  # secret id -> key
 
     def unsupported(self, target: Target, request: ChatCompletionRequest) -> list[str]:
         # The gateway answers with a single choice, whatever the upstream could do.
@@ -156,7 +156,7 @@ class OpenAICompatibleProvider:
         where = f"{_host(target)} answered {status}"
         if status in (401, 403) and target.api_key_secret:
             # The key may have been rotated since it was cached: the next call reads the secret again.
-            self._keys.pop(target.api_key_secret, None)
+            self._keys.drop(target.api_key_secret)
         if status == 429 and _error_code(data) == "insufficient_quota":
             # OpenAI's "no credit left" is a 429 too, but no backoff will cure it: move on to the next target.
             raise ProviderUnavailable(f"{where}: {message}", status=status)
@@ -174,12 +174,7 @@ class OpenAICompatibleProvider:
         secret_id = target.api_key_secret
         if not secret_id:
             return None
-        now = self._clock()
-        cached = self._keys.get(secret_id)
-        if cached is not None and now - cached[1] < SECRET_MAX_AGE_SECONDS:
-            return cached[0]
-        key = _key_from_secret(self._fetch_secret(secret_id), secret_id)
-        self._keys[secret_id] = (key, now)
+        key: str = self._keys.get(secret_id, lambda: _key_from_secret(self._fetch_secret(secret_id), secret_id))
         return key
 
     def _fetch_secret(self, secret_id: str) -> str:
