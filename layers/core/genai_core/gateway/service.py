@@ -185,12 +185,13 @@ class GatewayService:
             if request.prompt is not None:
                 request = self._inject_prompt(context, request)
                 alias = request.model or ""
-            entry = self._entry(context.app_id, alias, "chat")
+            app = self._app(context.app_id)
+            entry = self._entry(app, alias, "chat")
             self._check_chat(entry, request)
         except GenAIError as exc:
             self._record_failure(context, alias, "chat", exc, stream=request.stream)
             raise
-        admission = self._admit(context, entry, "chat", request.stream)
+        admission = self._admit(context, app, entry, "chat", request.stream)
         use_cache = request.cache if request.cache is not None else entry.cache.enabled
         key = _cache_key(entry.alias, request) if use_cache else None
         if key is not None:
@@ -225,13 +226,14 @@ class GatewayService:
     def embed(self, context: CallContext, request: EmbeddingsRequest) -> EmbeddingOutcome:
         context.user = request.user
         try:
-            entry = self._entry(context.app_id, request.model, "embeddings")
+            app = self._app(context.app_id)
+            entry = self._entry(app, request.model, "embeddings")
             texts = request.texts
             self._check_embeddings(entry, request, texts)
         except GenAIError as exc:
             self._record_failure(context, request.model, "embeddings", exc)
             raise
-        admission = self._admit(context, entry, "embeddings", False)
+        admission = self._admit(context, app, entry, "embeddings", False)
         try:
             result = self._chain(
                 context, entry, None, lambda p, t, s: p.embed(t, texts, dimensions=request.dimensions, timeout=s)
@@ -247,11 +249,11 @@ class GatewayService:
         settings: AppSettings | None = self._apps.get(app_id, lambda: self.store.app_settings(app_id))
         return settings or AppSettings(self.settings.default_limits)
 
-    def _entry(self, app_id: str, alias: str, kind: str) -> ModelEntry:
+    def _entry(self, app: AppSettings, alias: str, kind: str) -> ModelEntry:
         entry = self.catalogue.get(alias)
         if entry is None:
             raise _model_not_found(alias)
-        allowed = self._app(app_id).allowed_models
+        allowed = app.allowed_models
         if allowed is not None and alias not in allowed:
             raise PermissionDenied(f"this app may not use the model {alias!r}", code="model_not_allowed")
         if entry.kind != kind:
@@ -377,9 +379,9 @@ class GatewayService:
             ) from None
 
     # -- limits, providers and records ---------------------------------------------------------------------------
-    def _admit(self, context: CallContext, entry: ModelEntry, kind: str, stream: bool) -> Admission:
+    def _admit(self, context: CallContext, app: AppSettings, entry: ModelEntry, kind: str, stream: bool) -> Admission:
         try:
-            return self.store.admit(context.app_id, self._app(context.app_id).limits, context.started_at)
+            return self.store.admit(context.app_id, app.limits, context.started_at)
         except RateLimited as exc:
             self._record_failure(context, entry.alias, kind, exc, stream=stream)
             raise
