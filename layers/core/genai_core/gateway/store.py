@@ -29,7 +29,9 @@ from botocore.exceptions import ClientError
 from genai_core.errors import RateLimited
 
 MICROS = 1_000_000
-_LIMIT_ATTRIBUTE_PREFIXES = ("rq_", "tk_", "td_", "mc_")
+# Counter attributes of the LIMITS item, by what they count; the window's key follows the prefix.
+_REQUESTS_MINUTE, _TOKENS_MINUTE, _TOKENS_DAY, _COST_MONTH = "rq_", "tk_", "td_", "mc_"
+_LIMIT_ATTRIBUTE_PREFIXES = (_REQUESTS_MINUTE, _TOKENS_MINUTE, _TOKENS_DAY, _COST_MONTH)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,22 @@ class Windows:
     def at(cls, now: datetime) -> Windows:
         now = now.astimezone(UTC)
         return cls(now.strftime("%Y%m%d%H%M"), now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"))
+
+    @property
+    def requests_minute(self) -> str:
+        return _REQUESTS_MINUTE + self.minute
+
+    @property
+    def tokens_minute(self) -> str:
+        return _TOKENS_MINUTE + self.minute
+
+    @property
+    def tokens_day(self) -> str:
+        return _TOKENS_DAY + self.day
+
+    @property
+    def cost_month(self) -> str:
+        return _COST_MONTH + self.month
 
 
 @dataclass(frozen=True)
@@ -158,13 +176,13 @@ def _limit_checks(limits: Limits, windows: Windows) -> list[_Check]:
     """The app's limits against their counters, in the order a refused caller should hear about them; the first
     one counts requests (admission adds 1 to it)."""
     return [
-        _Check(limits.requests_per_minute, f"rq_{windows.minute}", "minute", "requests_per_minute_exceeded",
+        _Check(limits.requests_per_minute, windows.requests_minute, "minute", "requests_per_minute_exceeded",
                f"rate limit reached: {limits.requests_per_minute} requests per minute for this app"),
-        _Check(limits.tokens_per_minute, f"tk_{windows.minute}", "minute", "tokens_per_minute_exceeded",
+        _Check(limits.tokens_per_minute, windows.tokens_minute, "minute", "tokens_per_minute_exceeded",
                f"rate limit reached: {limits.tokens_per_minute} tokens per minute for this app"),
-        _Check(limits.tokens_per_day, f"td_{windows.day}", "day", "tokens_per_day_exceeded",
+        _Check(limits.tokens_per_day, windows.tokens_day, "day", "tokens_per_day_exceeded",
                f"daily token limit reached: {limits.tokens_per_day} tokens per day (UTC) for this app"),
-        _Check(int(limits.monthly_budget_usd * MICROS), f"mc_{windows.month}", "month", "monthly_budget_exceeded",
+        _Check(int(limits.monthly_budget_usd * MICROS), windows.cost_month, "month", "monthly_budget_exceeded",
                f"monthly budget reached: {limits.monthly_budget_usd:g} USD for this app this month (UTC)"),
     ]  # fmt: skip
 
@@ -323,7 +341,7 @@ class DynamoGatewayStore:
             values: dict[str, Any] = {}
             names: dict[str, str] = {}
             if tokens or cost_micros:
-                names.update({"#tk": f"tk_{windows.minute}", "#td": f"td_{windows.day}", "#mc": f"mc_{windows.month}"})
+                names.update({"#tk": windows.tokens_minute, "#td": windows.tokens_day, "#mc": windows.cost_month})
                 values.update({":t": _n(tokens), ":c": _n(cost_micros)})
                 sets.append("ADD #tk :t, #td :t, #mc :c")
             if admission.stale:
