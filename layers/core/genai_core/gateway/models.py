@@ -45,16 +45,24 @@ class ImageUrl(_Strict):
     @field_validator("url")
     @classmethod
     def _image(cls, url: str) -> str:
-        if url.startswith(("https://", "http://")):
-            return url
-        match = _DATA_URL.fullmatch(url)
-        if match is None or match["type"] not in IMAGE_TYPES:
-            raise ValueError(f"an image is an https URL or a data URL of one of: {', '.join(IMAGE_TYPES)}")
-        try:
-            base64.b64decode(match["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("the image's data URL is not valid base64") from None
+        if not url.startswith(("https://", "http://")):
+            _inline(url)
         return url
+
+    def inline(self) -> tuple[str, bytes] | None:
+        """(image type, bytes) of a data URL ("jpg" named "jpeg"), None for a web URL."""
+        return None if self.url.startswith(("https://", "http://")) else _inline(self.url)
+
+
+def _inline(url: str) -> tuple[str, bytes]:
+    match = _DATA_URL.fullmatch(url)
+    if match is None or match["type"] not in IMAGE_TYPES:
+        raise ValueError(f"an image is an https URL or a data URL of one of: {', '.join(IMAGE_TYPES)}")
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the image's data URL is not valid base64") from None
+    return ("jpeg" if match["type"] == "jpg" else match["type"]), data
 
 
 class ImagePart(_Strict):

@@ -8,11 +8,8 @@ URLs, response_format json together with tools, malformed tool arguments) are re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +30,7 @@ from genai_core.gateway.models import (
     ChatCompletionRequest,
     DeveloperMessage,
     ImagePart,
+    ImageUrl,
     ResponseFormatJsonObject,
     ResponseFormatJsonSchema,
     SystemMessage,
@@ -57,8 +55,6 @@ INPUT_TOKENS_HEADER = "x-amzn-bedrock-input-token-count"
 # Cross-region inference profiles prefix the model id with a geography ("us.cohere.embed-v4:0").
 PROFILE_PREFIXES = frozenset({"us", "us-gov", "eu", "apac", "au", "ca", "jp", "global"})
 
-_DATA_URL = re.compile(r"^data:image/(?P<subtype>[A-Za-z0-9.+-]+);base64,(?P<data>.*)$", re.DOTALL)
-_IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
 
 _STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -262,32 +258,23 @@ def _user_blocks(i: int, message: UserMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for j, part in enumerate(message.content):
         if isinstance(part, ImagePart):
-            blocks.append(_image_block(part.image_url.url, f"messages[{i}].content[{j}].image_url.url"))
+            blocks.append(_image_block(part.image_url, f"messages[{i}].content[{j}].image_url.url"))
         else:
             blocks.append({"text": part.text})
     return blocks
 
 
-def _image_block(url: str, param: str) -> dict[str, Any]:
-    if url.startswith(("http://", "https://")):
+def _image_block(image: ImageUrl, param: str) -> dict[str, Any]:
+    # The request model has checked a data URL's type and base64 already.
+    inline = image.inline()
+    if inline is None:
         raise InvalidRequest(
             "image URLs are not supported by this model's provider: send the image inline as a data: URL "
             "(data:image/png;base64,...)",
             code="unsupported_parameter",
             param=param,
         )
-    match = _DATA_URL.match(url)
-    image_format = _IMAGE_FORMATS.get(match["subtype"].lower()) if match else None
-    if match is None or image_format is None:
-        raise InvalidRequest(
-            "images must be base64 data: URLs of type image/png, image/jpeg, image/gif or image/webp",
-            code="unsupported_parameter",
-            param=param,
-        )
-    try:
-        data = base64.b64decode(match["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("the image data is not valid base64", param=param) from None
+    image_format, data = inline
     return {"image": {"format": image_format, "source": {"bytes": data}}}
 
 
