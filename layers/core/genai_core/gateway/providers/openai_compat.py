@@ -87,12 +87,7 @@ class OpenAICompatibleProvider:
         body = _chat_body(target, request)
         body["stream"] = False
         body.pop("stream_options", None)
-        key = self._api_key(target)
-        response = self._post(target, "/chat/completions", body, key, timeout=timeout, stream=False)
-        data = _read_all(response, target, timeout)
-        if response.status != 200:
-            self._raise_for_status(target, response.status, data, key)
-        return _chat_result(_json_object(data, target), target, body)
+        return _chat_result(self._call(target, "/chat/completions", body, timeout), target, body)
 
     def chat_stream(self, target: Target, request: ChatCompletionRequest, *, timeout: float) -> Iterator[StreamEvent]:
         """Sends the request and checks the status before returning, so that a target that cannot answer fails
@@ -116,12 +111,16 @@ class OpenAICompatibleProvider:
         body: dict[str, Any] = {"model": target.model, "input": texts, "encoding_format": "float"}
         if dimensions is not None:
             body["dimensions"] = dimensions
+        return _embedding_result(self._call(target, "/embeddings", body, timeout), texts, target)
+
+    def _call(self, target: Target, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """POST `body`, read the whole answer, and return its JSON object (or raise the provider error)."""
         key = self._api_key(target)
-        response = self._post(target, "/embeddings", body, key, timeout=timeout, stream=False)
+        response = self._post(target, path, body, key, timeout=timeout, stream=False)
         data = _read_all(response, target, timeout)
         if response.status != 200:
             self._raise_for_status(target, response.status, data, key)
-        return _embedding_result(_json_object(data, target), texts, target)
+        return _json_object(data, target)
 
     # -- transport ---------------------------------------------------------------------------------------------
 
