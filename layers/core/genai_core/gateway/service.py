@@ -485,7 +485,6 @@ class GatewayService:
     ) -> None:
         """Write the call's usage record and charge its counters. A failure to record is logged and counted in a
         metric, never turned into an error for a caller whose model call has already been made."""
-        billed = entry is not None and not hit
         record = UsageRecord(
             app_id=context.app_id,
             request_id=context.request_id,
@@ -501,7 +500,7 @@ class GatewayService:
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
             cost_usd=entry.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-            if billed and entry
+            if entry is not None and not hit
             else 0.0,
             cache_hit=hit,
             stream=stream,
