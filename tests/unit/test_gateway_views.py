@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from genai_core.gateway.service import CallContext, ChatOutcome
-from genai_core.gateway.types import ChatResult, StreamEvent, Usage
-from genai_core.gateway.views import MAX_PIECE_CHARS, event_stream
+from genai_core.gateway.types import MAX_PIECE_CHARS, ChatResult, StreamEvent, Usage
+from genai_core.gateway.views import event_stream
 
 
 def test_a_token_per_chunk_stream_is_sent_in_pieces_with_the_same_text_and_tool_calls() -> None:

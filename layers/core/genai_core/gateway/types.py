@@ -50,7 +50,13 @@ class EmbeddingResult:
     prompt_tokens: int
 
 
-def stream_of(result: ChatResult, *, piece_chars: int = 24) -> list[StreamEvent]:
+# The largest text delta the gateway sends: behind a buffered API Gateway the stream arrives whole, so one chunk per
+# upstream token buys nothing and costs ~200 bytes of envelope each (64k tokens would pass Lambda's 6 MB response
+# limit). The SSE view merges smaller deltas up to this size; whole answers are cut at it.
+MAX_PIECE_CHARS = 512
+
+
+def stream_of(result: ChatResult, *, piece_chars: int = MAX_PIECE_CHARS) -> list[StreamEvent]:
     """A complete answer as the chunks a streaming provider would have sent (role, content pieces, tool calls,
     finish reason, usage). Used where the backend's answer is delivered whole anyway."""
     events = [StreamEvent(delta={"role": "assistant", "content": ""})]

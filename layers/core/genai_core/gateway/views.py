@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from genai_core.gateway.catalogue import ModelEntry
 from genai_core.gateway.service import ChatOutcome, EmbeddingOutcome
-from genai_core.gateway.types import StreamEvent, Usage
+from genai_core.gateway.types import MAX_PIECE_CHARS, StreamEvent, Usage
 
 OWNER = "genai-platform"
 
@@ -163,11 +163,6 @@ def event_stream(outcome: ChatOutcome, events: list[StreamEvent], *, include_usa
         lines.append(f"data: {json.dumps({**base, 'choices': [], 'usage': usage}, separators=(',', ':'))}\n\n")
     lines.append("data: [DONE]\n\n")
     return "".join(lines)
-
-
-# Behind a buffered API Gateway the whole stream arrives at once, so one chunk per upstream token buys nothing and
-# costs ~200 bytes of envelope each: 64k tokens would pass Lambda's 6 MB response limit. Text is sent in pieces.
-MAX_PIECE_CHARS = 512
 
 
 def _coalesced(events: list[StreamEvent]) -> list[StreamEvent]:
