@@ -23,12 +23,10 @@ SKIPPED_TYPES = {
     "AWS::CloudWatch::Dashboard",
     "AWS::Logs::LogGroup",
     "AWS::Logs::SubscriptionFilter",
-    "AWS::IAM::Role",
     "AWS::IAM::Policy",
     "AWS::IAM::ManagedPolicy",
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::TopicPolicy",
-    "AWS::SNS::Subscription",
     "AWS::S3::BucketPolicy",
     "AWS::Lambda::Permission",
     "AWS::OpenSearchServerless::Collection",
@@ -54,6 +52,8 @@ class Provisioner:
             "AWS::S3::Bucket": self._bucket,
             "AWS::SQS::Queue": self._queue,
             "AWS::SNS::Topic": self._topic,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::IAM::Role": self._role,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::Cognito::UserPool": self._user_pool,
             "AWS::Cognito::UserPoolDomain": self._user_pool_domain,
@@ -221,6 +221,24 @@ class Provisioner:
         name = self._name(logical_id, props.get("TopicName"), limit=256)
         arn = sns.create_topic(Name=name)["TopicArn"]
         self._set(logical_id, arn, TopicName=name, TopicArn=arn)
+
+    def _subscription(self, logical_id: str, props: dict[str, Any]) -> None:
+        """SNS -> SQS subscriptions are delivered by moto; other protocols (email, https) have no local reader."""
+        if str(props.get("Protocol")) != "sqs":
+            self.skipped.append(logical_id)
+            return
+        attributes = {}
+        if props.get("RawMessageDelivery") is not None:
+            attributes["RawMessageDelivery"] = str(props["RawMessageDelivery"]).lower()
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol="sqs", Endpoint=props["Endpoint"], Attributes=attributes
+        )["SubscriptionArn"]
+        self._set(logical_id, arn)
+
+    def _role(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Roles are not enforced offline, but their ARNs are passed around (e.g. Textract's publishing role)."""
+        name = self._name(logical_id, props.get("RoleName"), limit=64)
+        self._set(logical_id, name, Arn=f"arn:aws:iam::{self.stack.account_id}:role/{name}", RoleId=name)
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
         sm = self.client("secretsmanager")

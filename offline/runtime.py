@@ -35,6 +35,8 @@ log = logging.getLogger("offline")
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEMO_APP_NAME = "demo-app"
+# Template parameters whose AWS defaults name what only exists in AWS: the offline catalogue's embedding model.
+OFFLINE_PARAMETERS = {"DefaultEmbeddingModel": "minilm"}
 ADMIN_EMAIL = "admin@example.com"
 
 
@@ -111,7 +113,7 @@ class OfflineRuntime:
             stack_name=cfg.stack_name,
             region=cfg.region,
             account_id=ACCOUNT_ID,
-            parameter_overrides=cfg.parameters,
+            parameter_overrides={**OFFLINE_PARAMETERS, **cfg.parameters},
         )
         provision(self.stack, self.client)
         self._restore_state()
@@ -188,6 +190,8 @@ class OfflineRuntime:
             "AWS_SECRET_ACCESS_KEY": "offline",
             "AWS_ENDPOINT_URL": self.moto_url,
             "OFFLINE_RUNTIME": "1",
+            # The embedded vector store (SQLite + sqlite-vec + FTS5) in one file, shared by every function.
+            "VECTOR_STORE_PATH": str(self.config.state_dir / "vectors.sqlite"),
         }
 
     def _pool_ids(self) -> dict[str, str]:

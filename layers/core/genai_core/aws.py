@@ -45,3 +45,12 @@ def provider_client(service: str, region: str | None, read_timeout: float) -> An
         retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout
     )
     return _session().client(service, **options)  # type: ignore[call-overload]
+
+
+@cache
+def s3_presigner() -> Any:
+    """An S3 client for presigned URLs, signed with SigV4 so that the headers given as parameters (Content-Type,
+    Content-Length) are part of the signature: S3 refuses an upload whose body differs from the declared size."""
+    options = _options(None)
+    options["config"] = _CONFIG.merge(Config(signature_version="s3v4"))
+    return _session().client("s3", **options)
