@@ -6,7 +6,7 @@ Index layout (`_mapping`, see `index_body`):
   efficient filtering inside the `knn` clause for HNSW (filters applied during the graph search, so k hits come back
   even when the filter is narrow); nmslib is deprecated and has no efficient filtering, lucene is slower to index at
   scale. faiss accepts `cosinesimil` from OpenSearch 2.19 (AOSS runs a current version; older domains refuse the
-  mapping with "does not support space type").
+  mapping with "does not support space type", https://gitlab.com/gitlab-org/gitlab/-/merge_requests/175261).
   https://docs.opensearch.org/latest/vector-search/filter-search-knn/efficient-knn-filtering/
 - `text`: BM25 over a `standard` tokenizer with `lowercase` + `asciifolding`, so "CAFE" finds "Café" as in the
   embedded store; `chunk_id`, `document_id`, `heading_path`: keyword; `pages`: integer.
@@ -16,7 +16,8 @@ Index layout (`_mapping`, see `index_body`):
   typed copies that filters query. Filters match by type exactly, as in the embedded store: `true` only looks in
   `meta_bool`, `"1"` only in `meta_str`, a number in `meta_int` and `meta_float` (so `1` matches `1.0`). One key may
   hold a string in one chunk and a number in another without a mapping conflict. Corner: an integer filter beyond
-  2**53 also matches a float equal to its float rounding (SQLite compares those the same way).
+  2**53 also matches a stored float equal to its float rounding, where the embedded store compares exactly. Each
+  distinct (key, type) is one mapped field, counted against `index.mapping.total_fields.limit` (1000 by default).
 - `_meta`: `{"dimensions", "space", "schema"}`: what `create_index` compares to tell "exists alike" from "exists
   otherwise".
 
@@ -43,12 +44,14 @@ AOSS constraints (Amazon's documentation and the clients that hit them), and how
   not see it yet, and two upserts of one chunk within that window can leave two versions: hits are de-duplicated by
   chunk id and the next upsert of that chunk removes the extra one, but `count` may over-count meanwhile. On a
   domain, writes use `refresh=wait_for` / `refresh=true`, so a write is visible when the call returns.
-- `_delete_by_query` is not in AOSS's list of supported operations (and returned 404 to opensearch-java,
-  https://github.com/opensearch-project/opensearch-java/issues/1112); with `serverless=True` `delete_document` pages
-  through the document's `_id`s (`search_after` on chunk id + write id) and bulk-deletes them. Domains use
-  `_delete_by_query`.
-- Counts use `_search` with `size: 0` and `track_total_hits`, which both serve (AOSS lists `_search` for
-  aoss:ReadDocument; `_count` is not something this store needs to depend on).
+- `_delete_by_query`: not among the write operations AOSS lists for vector collections (the page above), and it
+  answered 404 on AOSS in https://github.com/opensearch-project/opensearch-java/issues/1112; with `serverless=True`
+  `delete_document` pages through the document's `_id`s (`search_after` on chunk id + write id) and bulk-deletes
+  them, counting the deletions. Domains use `_delete_by_query` with `refresh=true`.
+- Counts use `_search` with `size: 0` and `track_total_hits`: AOSS lists `_search` as a read operation; no source
+  consulted said either way whether `_count` works on vector collections, so the store does not depend on it.
+- Engine: an AOSS index whose `knn_vector` names no engine got nmslib, which cannot filter inside `knn`
+  (https://github.com/apache/flink-agents/pull/678); the mapping always names faiss.
 
 kNN search is approximate (HNSW) unless the filter leaves few enough chunks for faiss to score them exactly, so its
 results can differ from the embedded store's exact scan at the margin. Scores are converted back from OpenSearch's
