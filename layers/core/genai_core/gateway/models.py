@@ -197,6 +197,15 @@ class PromptReference(_Strict):
         return self
 
 
+class KnowledgeReference(_Strict):
+    """Retrieve chunks of the app's collections for the last user message and put them in the prompt (extension)."""
+
+    collection_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=5)
+    k: int = Field(default=4, ge=1, le=20, description="How many chunks to put in the prompt")
+    mode: Literal["vector", "lexical", "hybrid"] = "hybrid"
+    filter: dict[str, Any] | None = Field(default=None, description="Metadata equality, as in search")
+
+
 class ChatCompletionRequest(_Strict):
     """OpenAI's chat completions request. `model` may be left out when `prompt` names a prompt that has one."""
 
@@ -226,6 +235,7 @@ class ChatCompletionRequest(_Strict):
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     # Extensions.
     prompt: PromptReference | None = None
+    knowledge: KnowledgeReference | None = None
     cache: bool | None = Field(default=None, description="Use the response cache (default: the model's setting)")
 
     @field_validator("stop")

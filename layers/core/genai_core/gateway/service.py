@@ -37,7 +37,10 @@ from genai_core.gateway.models import (
     ChatCompletionRequest,
     EmbeddingsRequest,
     ImagePart,
+    KnowledgeReference,
     ResponseFormatJsonSchema,
+    SystemMessage,
+    TextPart,
     ToolMessage,
     UserMessage,
 )
@@ -99,6 +102,25 @@ class PromptUse:
     version: int
 
 
+@dataclass(frozen=True)
+class Source:
+    """A retrieved chunk put into the prompt for `knowledge`; the response cites it by `index` ([1], [2], ...)."""
+
+    index: int
+    collection_id: str
+    document_id: str
+    filename: str | None
+    chunk_id: str
+    pages: tuple[int, ...]
+    heading_path: tuple[str, ...]
+    score: float
+    text: str
+
+
+# (app id, the request's knowledge reference, the query text) -> the sources, best first.
+Retriever = Callable[[str, KnowledgeReference, str], list[Source]]
+
+
 @dataclass
 class CallContext:
     app_id: str
@@ -112,6 +134,7 @@ class CallContext:
     cache: CacheStatus = "off"
     user: str | None = None
     metadata: dict[str, str] | None = None
+    sources: list[Source] | None = None  # with `knowledge`: what the answer may cite
 
     @property
     def elapsed_ms(self) -> int:
@@ -149,6 +172,7 @@ class GatewayService:
         settings: GatewaySettings,
         *,
         render_prompt: Renderer | None = None,
+        retrieve: Retriever | None = None,
         provider: Callable[[str], Provider] = get_provider,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -158,6 +182,7 @@ class GatewayService:
         self.store = store
         self.settings = settings
         self.render_prompt = render_prompt
+        self.retrieve = retrieve
         self.provider = provider
         self.wall_clock = wall_clock
         self.sleep = sleep
@@ -185,6 +210,8 @@ class GatewayService:
             if request.prompt is not None:
                 request = self._inject_prompt(context, request)
                 alias = request.model or ""
+            if request.knowledge is not None:
+                request = self._inject_sources(context, request)
             app = self._app(context.app_id)
             entry = self._entry(app, alias, "chat")
             self._check_chat(entry, request)
@@ -344,6 +371,29 @@ class GatewayService:
                     code="context_length_exceeded",
                     param="input",
                 )
+
+    def _inject_sources(self, context: CallContext, request: ChatCompletionRequest) -> ChatCompletionRequest:
+        """Search the collections with the last user message; the chunks found go in a system message just before
+        it, numbered so that the answer can cite them."""
+        reference = request.knowledge
+        assert reference is not None
+        if self.retrieve is None:
+            raise InvalidRequest("knowledge is not available here", code="unsupported_parameter", param="knowledge")
+        question = next((m for m in reversed(request.messages) if isinstance(m, UserMessage)), None)
+        query = _text_of(question.content) if question is not None else ""
+        if not query.strip():
+            raise InvalidRequest(
+                "knowledge searches with the last user message's text: add a user message with text",
+                code="invalid_request",
+                param="knowledge",
+            )
+        context.sources = self.retrieve(context.app_id, reference, query)
+        if not context.sources:
+            return request
+        position = max(i for i, m in enumerate(request.messages) if isinstance(m, UserMessage))
+        messages = list(request.messages)
+        messages.insert(position, SystemMessage(role="system", content=sources_prompt(context.sources)))
+        return request.model_copy(update={"messages": messages, "knowledge": None})
 
     def _inject_prompt(self, context: CallContext, request: ChatCompletionRequest) -> ChatCompletionRequest:
         """Render the managed prompt and put it before the request's messages; the prompt's model and parameters
@@ -649,6 +699,32 @@ def _emit_metrics(record: UsageRecord, *, recorded: bool) -> None:
     metrics.add_metric(name="GatewayLatency", unit=MetricUnit.Milliseconds, value=record.latency_ms)
 
 
+SOURCES_INSTRUCTION = (
+    "Answer using the numbered sources below where they are relevant, and cite each source you use by its number "
+    "in square brackets, e.g. [1]. If the sources do not contain the answer, say so."
+)
+
+
+def sources_prompt(sources: list[Source]) -> str:
+    parts = [SOURCES_INSTRUCTION]
+    for source in sources:
+        where = [source.filename or source.document_id]
+        if source.pages:
+            where.append(
+                f"page {source.pages[0]}" if len(source.pages) == 1 else f"pages {source.pages[0]}-{source.pages[-1]}"
+            )
+        if source.heading_path:
+            where.append(" > ".join(source.heading_path))
+        parts.append(f"[{source.index}] {', '.join(where)}\n{source.text}")
+    return "\n\n".join(parts)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.text for part in content if isinstance(part, TextPart))
+
+
 @lru_cache(maxsize=1)
 def get_gateway_service() -> GatewayService:
     settings = load_area_settings(GatewaySettings)
@@ -661,7 +737,39 @@ def get_gateway_service() -> GatewayService:
     store = DynamoGatewayStore(
         dynamodb, settings.gateway_table, settings.usage_table, usage_retention_days=settings.usage_retention_days
     )
-    return GatewayService(catalogue, store, settings, render_prompt=_prompt_renderer())
+    return GatewayService(catalogue, store, settings, render_prompt=_prompt_renderer(), retrieve=_knowledge_retriever())
+
+
+def _knowledge_retriever() -> Retriever | None:
+    """Search through the knowledge service in-process (the function needs the documents table and the vector
+    store); the query's embedding is a gateway call of its own, recorded like any other."""
+    import os
+
+    if not os.environ.get("DOCUMENTS_TABLE"):
+        return None
+
+    def retrieve(app_id: str, reference: KnowledgeReference, query: str) -> list[Source]:
+        from genai_core.knowledge.service import get_knowledge_service
+
+        found = get_knowledge_service().search(
+            app_id, reference.collection_ids, query, reference.k, reference.mode, reference.filter
+        )
+        return [
+            Source(
+                index=i,
+                collection_id=item.collection_id,
+                document_id=item.hit.document_id,
+                filename=item.filename,
+                chunk_id=item.hit.chunk_id,
+                pages=item.hit.pages,
+                heading_path=item.hit.heading_path,
+                score=item.hit.score,
+                text=item.hit.text,
+            )
+            for i, item in enumerate(found, start=1)
+        ]
+
+    return retrieve
 
 
 def _prompt_renderer() -> Renderer | None:

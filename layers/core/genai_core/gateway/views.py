@@ -56,6 +56,20 @@ class UsageOut(BaseModel):
     prompt_tokens_details: PromptTokensDetails
 
 
+class Citation(BaseModel):
+    """A chunk the prompt carried as source [index] (extension, with `knowledge`)."""
+
+    index: int
+    document_id: str
+    collection_id: str
+    filename: str | None
+    chunk_id: str
+    page: int | None = Field(description="The first page of the chunk")
+    pages: list[int]
+    heading_path: list[str]
+    score: float
+
+
 class ChatCompletion(BaseModel):
     """OpenAI's `chat.completion`. With `stream: true` the body is instead a `text/event-stream` of
     `chat.completion.chunk` events ending with `data: [DONE]`."""
@@ -66,6 +80,32 @@ class ChatCompletion(BaseModel):
     model: str = Field(description="The catalogue alias that was called")
     choices: list[Choice]
     usage: UsageOut
+    citations: list[Citation] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With knowledge: the sources put in the prompt, which the answer cites as [1], [2], ... "
+        "(in a stream: on the first chunk)",
+    )
+
+
+def citations_of(outcome: ChatOutcome) -> list[Citation] | None:
+    sources = outcome.context.sources
+    if sources is None:
+        return None
+    return [
+        Citation(
+            index=s.index,
+            document_id=s.document_id,
+            collection_id=s.collection_id,
+            filename=s.filename,
+            chunk_id=s.chunk_id,
+            page=s.pages[0] if s.pages else None,
+            pages=list(s.pages),
+            heading_path=list(s.heading_path),
+            score=s.score,
+        )
+        for s in sources
+    ]
 
 
 class EmbeddingOut(BaseModel):
@@ -139,6 +179,7 @@ def chat_completion(outcome: ChatOutcome) -> ChatCompletion:
             )
         ],
         usage=usage_out(result.usage),
+        citations=citations_of(outcome),
     )
 
 
@@ -151,12 +192,15 @@ def event_stream(outcome: ChatOutcome, events: list[StreamEvent], *, include_usa
         "model": outcome.alias,
     }
     lines = []
+    citations = citations_of(outcome)
     for event in _coalesced(events):
         if not event.delta and event.finish_reason is None:
             continue
         chunk = {**base, "choices": [{"index": 0, "delta": event.delta, "finish_reason": event.finish_reason}]}
         if include_usage:
             chunk["usage"] = None
+        if citations is not None and not lines:
+            chunk["citations"] = [c.model_dump() for c in citations]
         lines.append(f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n")
     if include_usage:
         usage = usage_out(outcome.result.usage).model_dump()
