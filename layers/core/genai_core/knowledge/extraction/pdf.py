@@ -69,6 +69,15 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+def _unreadable(exc: BaseException, page: int | None = None) -> ExtractionError:
+    from pypdf.errors import LimitReachedError
+
+    where = f"page {page} cannot be read ({_reason(exc)})" if page else _reason(exc)
+    if isinstance(exc, LimitReachedError):
+        return ExtractionError(f"the PDF is too large or too complex to read safely: {where}")
+    return ExtractionError(f"the PDF is damaged: {where}")
+
+
 def _open(data: bytes) -> Any:
     """A reader of the decrypted document with at least one page, or a readable `ExtractionError`."""
     from pypdf import PasswordType, PdfReader
@@ -81,7 +90,7 @@ def _open(data: bytes) -> Any:
     try:
         reader = PdfReader(io.BytesIO(data))
     except Exception as exc:
-        raise ExtractionError(f"the PDF is damaged: {_reason(exc)}") from None
+        raise _unreadable(exc) from None
     try:
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise ExtractionError("the PDF is password-protected")
@@ -91,7 +100,7 @@ def _open(data: bytes) -> Any:
     except DependencyError:
         raise ExtractionError("the PDF is encrypted with a method this service cannot decrypt") from None
     except Exception as exc:
-        raise ExtractionError(f"the PDF is damaged: {_reason(exc)}") from None
+        raise _unreadable(exc) from None
     if count == 0:
         raise ExtractionError("the PDF has no pages")
     return reader
@@ -276,7 +285,7 @@ def extract_pdf(data: bytes) -> Extracted:
             try:
                 pages.append(_page_lines(page))
             except Exception as exc:
-                raise ExtractionError(f"the PDF is damaged: page {number} cannot be read ({_reason(exc)})") from None
+                raise _unreadable(exc, number) from None
     if not any(_usable_chars(line.text) for lines in pages for line in lines):
         raise ExtractionError("the PDF has no text layer (it looks like a scan): it needs Textract to be read")
     pages = _drop_running_lines(pages)
