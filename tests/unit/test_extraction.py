@@ -101,6 +101,26 @@ def test_pdf_bare_page_numbers_and_alternating_positions_are_dropped() -> None:
     ]
 
 
+def test_pdf_headers_carrying_the_page_number_and_changing_chapter_are_dropped() -> None:
+    # GIVEN a book's running header "Chapter C: <title> P" whose title changes every two pages, numbered from
+    # the 3rd page of the file (front matter), and a body that starts with a number
+    titles = ["Install", "Install", "Configure", "Configure", "Operate", "Operate"]
+    body = [
+        [f"{n} steps are needed to {t.lower()} the gateway.", f"Restart after the {t.lower()} step {n * 7}"]
+        for n, t in enumerate(titles, 1)
+    ]
+    data = text_pdf(body, header=lambda page, _: f"Chapter {(page + 1) // 2}: {titles[page - 1]} {page + 2}")
+
+    # WHEN it is extracted
+    texts = page_texts(extract_local(PDF, data))
+
+    # THEN the headers are gone and the bodies stay whole
+    assert [t.strip() for t in texts.values()] == [
+        f"{n} steps are needed to {t.lower()} the gateway.\nRestart after the {t.lower()} step {n * 7}"
+        for n, t in enumerate(titles, 1)
+    ]
+
+
 def test_pdf_paragraphs_hyphenation_bullets_and_hash_lines() -> None:
     # GIVEN a page with two paragraphs, a word hyphenated across a line break, bullets and a line starting with "#"
     page = PdfPage(

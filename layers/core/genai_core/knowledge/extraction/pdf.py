@@ -1,8 +1,10 @@
 """PDF with a text layer, through pypdf: per-page markdown with headings, paragraphs and page markers.
 
-pypdf's plain extraction (not ``extraction_mode="layout"``) with a text visitor: plain mode is faster (about 15% in
-bench/extraction.py) and gives lines in reading order without layout mode's padding of spaces and blank lines,
-and the visitor reports each piece's font size and position, which layout mode would not give us. From them:
+pypdf's plain extraction (not ``extraction_mode="layout"``) with a text visitor. Layout mode pads lines with
+spaces and blank lines to mimic the page and says nothing about fonts; plain mode gives lines in reading order,
+and its visitor reports each piece's font size and position. Bare plain mode is ~25% faster than layout mode on
+bench/extraction.py; the visitor and the markdown built from it cost about that back (ours runs at layout mode's
+speed, ~220 pages/s there), and buy:
 
 - Headings: lines set clearly larger than the body text (the font size holding the most characters), short, in a
   size used for little of the text. Each such size is a level, largest first (``#``, ``##``...).
@@ -11,7 +13,9 @@ and the visitor reports each piece's font size and position, which layout mode w
 - Running headers and footers: among the two top-most and two bottom-most lines of each page, a line that recurs
   (digits ignored, so "Page 3 of 9" matches "Page 4 of 9") on at least half the pages of a document of three
   pages or more is dropped; so is a bare page number ("7", "Page 7", "7 / 9", "- 7 -") at an edge when such
-  numbers are on half the pages. A shorter document keeps every line: two pages cannot show what repeats.
+  numbers are on half the pages, and a top-most or bottom-most line that starts or ends with a number running
+  with the page number (the same offset on half the pages: "Chapter 2: Install 14" on the 20th page of the
+  file). A shorter document keeps every line: two pages cannot show what repeats.
 
 Hostile files: every pypdf error (of any class) becomes an `ExtractionError`; stream decompression and parsing
 run under explicit limits (pypdf's `Configuration`), and the jbig2dec binary is never run on uploaded data.
@@ -44,6 +48,7 @@ MIN_PAGES_FOR_EDGES = 3
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"(?:page\s*)?#(?:\s*(?:of|/)\s*#)?|[-\u2013\u2014]\s*#\s*[-\u2013\u2014]", re.IGNORECASE)
+_EDGE_NUMBER = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _BULLET = re.compile(r"^[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u2219\uf0b7]\s*")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
 
@@ -181,17 +186,28 @@ def _edge_key(text: str) -> str:
     return _DIGITS.sub("#", _SPACES.sub(" ", text.strip().lower()))
 
 
-def _edges(lines: list[_Line]) -> list[tuple[int, str]]:
-    """(index, "top"/"bottom") of the lines that could be a running header or footer: by position when every line
-    has one (a footer can be drawn first), else by order."""
+def _edges(lines: list[_Line]) -> list[tuple[int, str, bool]]:
+    """(index, "top"/"bottom", outermost) of the lines that could be a running header or footer: by position when
+    every line has one (a footer can be drawn first), else by order."""
     n = len(lines)
     order = list(range(n))
     if all(line.y is not None for line in lines):
         order.sort(key=lambda i: -(lines[i].y or 0.0))
-    k = min(EDGE_LINES, n // 2 + n % 2)
-    picks = [(i, "top") for i in order[:k]] + [(i, "bottom") for i in order[n - k :]]
-    seen: set[int] = set()
-    return [(i, edge) for i, edge in picks if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
+    k = min(EDGE_LINES, (n + 1) // 2)
+    # a page's only line is never "outermost": the offset rule must not take a page's whole text
+    picks = [(i, "top", rank == 0 and n > 1) for rank, i in enumerate(order[:k])]
+    picks += [(i, "bottom", rank == 0) for rank, i in enumerate(reversed(order[n - k :])) if i not in order[:k]]
+    return picks
+
+
+def _edge_keys(text: str, edge: str, outermost: bool, page: int) -> set[tuple[str, str]]:
+    """What makes an edge line recur: its text with digits ignored, "a page number", and for the outermost line
+    a number at its start or end that runs with the page ("Chapter 2: Install 14" on page 20 -> offset -6)."""
+    key = _edge_key(text)
+    keys = {("number", "") if _PAGE_NUMBER.fullmatch(key) else (edge, key)}
+    if outermost and (number := _EDGE_NUMBER.search(text)):
+        keys.add(("offset", str(int(number.group(1) or number.group(2)) - page)))
+    return keys
 
 
 def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
@@ -199,21 +215,20 @@ def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
     if with_text < MIN_PAGES_FOR_EDGES:
         return pages
     counts: Counter[tuple[str, str]] = Counter()
-    keyed: list[list[tuple[int, tuple[str, str]]]] = []
-    for lines in pages:
-        keys = []
-        for index, edge in _edges(lines):
-            key = _edge_key(lines[index].text)
-            keys.append((index, ("number", "") if _PAGE_NUMBER.fullmatch(key) else (edge, key)))
+    keyed: list[list[tuple[int, set[tuple[str, str]]]]] = []
+    for page, lines in enumerate(pages, 1):
+        keys = [
+            (index, _edge_keys(lines[index].text, edge, outermost, page)) for index, edge, outermost in _edges(lines)
+        ]
         keyed.append(keys)
-        counts.update({key for _, key in keys})
+        counts.update(set().union(*(line_keys for _, line_keys in keys)))
     threshold = max(MIN_PAGES_FOR_EDGES, math.ceil(with_text / 2))
     repeated = {key for key, count in counts.items() if count >= threshold}
     if not repeated:
         return pages
     out = []
     for lines, keys in zip(pages, keyed, strict=True):
-        drop = {index for index, key in keys if key in repeated}
+        drop = {index for index, line_keys in keys if line_keys & repeated}
         out.append([line for index, line in enumerate(lines) if index not in drop])
     return out
 
