@@ -142,6 +142,7 @@ class _Index:
         self.layouts: dict[int, list[str]] = defaultdict(list)
         self.lines: dict[int, list[str]] = defaultdict(list)
         self.tables: dict[int, list[str]] = defaultdict(list)
+        self._words: dict[str, list[str]] = {}  # WORD children per LINE, looked up several times
         unnumbered_pages = 0
         for block in blocks:
             if not isinstance(block, dict):
@@ -195,8 +196,11 @@ class _Index:
 
     def words(self, block_id: str) -> list[str]:
         """WORD ids of a LINE (or of a TABLE_TITLE/TABLE_FOOTER, whose children are WORDs)."""
-        block = self.by_id.get(block_id)
-        return [i for i in _children(block) if self.get(i, "WORD")] if block else []
+        words = self._words.get(block_id)
+        if words is None:
+            block = self.by_id.get(block_id)
+            words = self._words[block_id] = [i for i in _children(block) if self.get(i, "WORD")] if block else []
+        return words
 
     def line_text(self, line_id: str, skip_words: set[str]) -> str:
         line = self.by_id[line_id]
