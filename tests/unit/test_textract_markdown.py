@@ -30,90 +30,11 @@ from genai_core.knowledge.extraction.textract import (
     parse_completion,
 )
 from tests.fixtures.textract.builder import DocumentBuilder, get_document_analysis_pages
+from tests.fixtures.textract.documents import ANNUAL_REPORT, annual_report
 
 JOB_ID = "4d3f6d2a8f1b4c7e9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:genai-test-textract"
 ROLE = "arn:aws:iam::123456789012:role/genai-test-textract-publish"
-
-
-def annual_report() -> DocumentBuilder:
-    """Three pages: a title page with a list, a page with a merged-cell table, a page scanned without layout."""
-    doc = DocumentBuilder("annual-report")
-    page = doc.page()
-    page.header("ACME Corp | Internal")
-    page.title("Annual Report", "2024")
-    page.text("This report covers the fiscal year 2024.", "Revenue grew in every region.")
-    page.section_header("1. Highlights")
-    page.list(
-        "• Revenue up 15% to 21.4 million euros",
-        ["Two new offices opened", "in Lisbon and Osaka"],
-        "Headcount stable at 120",
-    )
-    page.page_number("1")
-    page.footer("Confidential")
-
-    page = doc.page()
-    page.header("ACME Corp | Internal")
-    page.section_header("2. Revenue by region")
-    page.table(
-        [
-            ["Region", "Revenue", ""],
-            ["", "2023", "2024"],
-            ["EMEA", "10.5", "12.0"],
-            ["Americas | North", "8.1", "9.4"],
-            ["APAC", "n/a", ""],
-            ["Total", "18.6", "21.4"],
-        ],
-        header_rows=2,
-        # "Region" over both header rows, "Revenue" over both year columns, "n/a" over both APAC figures
-        merges=[(1, 1, 2, 1), (1, 2, 1, 2), (5, 2, 1, 2)],
-        title="Table 1: Revenue in millions of euros",
-        footer="Figures are unaudited.",
-    )
-    page.key_value("Prepared by: Finance", "Date: 2025-01-31")
-    page.page_number("2")
-    page.footer("Confidential")
-
-    page = doc.page()
-    page.lines_only("Appendix notes were scanned", "without layout analysis.")
-    page.lines_only("#1 priority: keep receipts", "for seven years.")
-    return doc
-
-
-ANNUAL_REPORT = """\
-<!-- page 1 -->
-# Annual Report 2024
-
-This report covers the fiscal year 2024. Revenue grew in every region.
-
-## 1. Highlights
-
-- Revenue up 15% to 21.4 million euros
-- Two new offices opened in Lisbon and Osaka
-- Headcount stable at 120
-
-<!-- page 2 -->
-## 2. Revenue by region
-
-Table 1: Revenue in millions of euros
-
-| Region | Revenue 2023 | Revenue 2024 |
-| --- | --- | --- |
-| EMEA | 10.5 | 12.0 |
-| Americas \\| North | 8.1 | 9.4 |
-| APAC | n/a | n/a |
-| Total | 18.6 | 21.4 |
-
-Figures are unaudited.
-
-Prepared by: Finance
-Date: 2025-01-31
-
-<!-- page 3 -->
-Appendix notes were scanned without layout analysis.
-
-\\#1 priority: keep receipts for seven years.
-"""
 
 
 @pytest.fixture
