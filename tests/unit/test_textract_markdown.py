@@ -172,6 +172,24 @@ def test_dangling_ids_and_missing_fields_are_skipped():
     ).replace("| | Share", "|  | Share")
 
 
+def test_malformed_relationships_geometry_and_spans_are_skipped():
+    # GIVEN blocks whose fields have the wrong types, and a merged cell with an absurd span
+    doc = DocumentBuilder("malformed")
+    page = doc.page()
+    page.text("Kept.")
+    broken = page.text("Lost.")
+    broken["Relationships"] = {"Type": "CHILD"}
+    page.text("Also kept.")["Geometry"] = "nowhere"
+    page.table([["A", "B"], ["1", "2"]], merges=[(2, 1, 1, 2)])
+    page.table_parts[-1]["ColumnSpan"] = 10**9
+    page.table_parts[-1]["RowIndex"] = 10**9
+
+    # WHEN rendered THEN the broken parts are left out and the rest renders
+    assert blocks_to_markdown(doc.blocks()).markdown == (
+        "<!-- page 1 -->\nKept.\n\nAlso kept.\n\n| A | B |\n| --- | --- |\n| 1 | 2 |\n"
+    )
+
+
 def test_no_blocks_is_an_empty_document():
     assert blocks_to_markdown([]) == TextractDocument(markdown="", pages=0)
 

@@ -97,14 +97,18 @@ _NUMBERED = re.compile(r"^(?:\d{1,3}|[a-zA-Z])[.)]\s+\S")
 # markers, quotes. A backslash keeps them text.
 _STRUCTURAL_START = re.compile(r"^(?:#|\||```|~~~|<!--|>)")
 _PARAGRAPH_GAP = 0.75  # a vertical gap above this many line heights starts a new paragraph (page without layout)
+_MAX_TABLE_SIDE = 1000  # rows or columns; a corrupt index or span must not make a huge grid
 _OVERLAP = 0.5  # share of a table's area inside a layout block for the block to own it by geometry
 
 
 def _children(block: Block, kind: str = "CHILD") -> list[str]:
     ids: list[str] = []
-    for relationship in block.get("Relationships") or ():
-        if relationship.get("Type") == kind:
-            ids.extend(i for i in relationship.get("Ids") or () if isinstance(i, str))
+    relationships = block.get("Relationships")
+    for relationship in relationships if isinstance(relationships, list) else ():
+        if isinstance(relationship, dict) and relationship.get("Type") == kind:
+            children = relationship.get("Ids")
+            if isinstance(children, list):
+                ids.extend(i for i in children if isinstance(i, str))
     return ids
 
 
@@ -112,8 +116,8 @@ def _box(block: Block | None) -> tuple[float, float, float, float] | None:
     """(left, top, right, bottom) of the block's bounding box, page-relative."""
     if block is None:
         return None
-    box = (block.get("Geometry") or {}).get("BoundingBox") or {}
     try:
+        box = block["Geometry"]["BoundingBox"]
         left, top = float(box["Left"]), float(box["Top"])
         return left, top, left + float(box["Width"]), top + float(box["Height"])
     except (KeyError, TypeError, ValueError):
@@ -462,8 +466,10 @@ def _render_table(index: _Index, table: Block) -> str:
             row_span, column_span = int(block.get("RowSpan") or 1), int(block.get("ColumnSpan") or 1)
         except (KeyError, TypeError, ValueError):
             return
-        if row < 1 or column < 1:
+        if not (1 <= row <= _MAX_TABLE_SIDE and 1 <= column <= _MAX_TABLE_SIDE):
             return
+        row_span = min(row_span, _MAX_TABLE_SIDE + 1 - row)
+        column_span = min(column_span, _MAX_TABLE_SIDE + 1 - column)
         header = "COLUMN_HEADER" in (block.get("EntityTypes") or ())
         for r in range(row, row + max(row_span, 1)):
             for c in range(column, column + max(column_span, 1)):
