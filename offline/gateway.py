@@ -137,6 +137,7 @@ class LocalApi:
         hosted_ui: HostedUi | None = None,
         access_log: Callable[[str], None] = log.info,
         local_models: LocalModels | None = None,
+        runtime_hooks: dict[tuple[str, str], Callable[[bytes], tuple[int, dict[str, Any]]]] | None = None,
     ) -> None:
         self.routes = compile_routes(routes)
         self.pool = pool
@@ -149,6 +150,8 @@ class LocalApi:
         self.hosted_ui = hosted_ui
         self.access_log = access_log
         self.local_models = local_models  # the runtime's own OpenAI-compatible models, outside the template
+        # The runtime's own endpoints under /_offline/ (e.g. Textract results to hand out), outside the template.
+        self.runtime_hooks = runtime_hooks or {}
 
     def _gateway(
         self, api_id: str | None, response_type: str, message: str, request_id: str, status: int | None = None
@@ -174,6 +177,10 @@ class LocalApi:
             return _json_reply(200, self.tokens.jwks())
         if len(body) > MAX_PAYLOAD_BYTES:
             return self._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", request_id)
+        hook = self.runtime_hooks.get((method, path))
+        if hook is not None:
+            status, answer = hook(body)
+            return _json_reply(status, answer)
         if self.local_models is not None and path.startswith("/local-models/"):
             status, model_headers, answer = self.local_models.handle(method, path, lower, body)
             return Reply(status, [*model_headers.items(), ("x-request-id", request_id)], answer)

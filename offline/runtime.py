@@ -30,6 +30,8 @@ from offline.provision import provision
 from offline.sam import Application, read_application
 from offline.sqs_events import SqsEventSources
 from offline.stepfunctions import enable_execution, install_lambda_dispatch
+from offline.textract import handle_injection as textract_results
+from offline.textract import install_textract_emulation
 
 log = logging.getLogger("offline")
 
@@ -37,6 +39,8 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 DEMO_APP_NAME = "demo-app"
 # Template parameters whose AWS defaults name what only exists in AWS: the offline catalogue's embedding model.
 OFFLINE_PARAMETERS = {"DefaultEmbeddingModel": "minilm"}
+# POST here the Textract blocks the next analysis of a document should return (nothing offline reads images).
+TEXTRACT_RESULTS_PATH = "/_offline/textract/results"
 ADMIN_EMAIL = "admin@example.com"
 
 
@@ -107,6 +111,8 @@ class OfflineRuntime:
         self._start_moto()
         # Before any state machine exists: moto only executes machines created while execution is on.
         self._stoppers.append(enable_execution(self.moto_port))
+        # moto's Textract ignores the completion topic and paging; the emulation adds both (offline/textract.py).
+        self._stoppers.append(install_textract_emulation())
         self.stack = Stack(
             load_template(cfg.template),
             root=cfg.template.parent,
@@ -273,6 +279,7 @@ class OfflineRuntime:
             client_lookup=self._lookup_client,
             hosted_ui=HostedUi(tokens, self._lookup_client, self._verify_user),
             local_models=LocalModels(),
+            runtime_hooks={("POST", TEXTRACT_RESULTS_PATH): textract_results},
         )
         assert self.api_server
         self.api_server.start(api)

@@ -255,8 +255,7 @@ class Pipeline:
             raise DocumentTooLarge(
                 f"the upload is {info.size} bytes; documents may be at most {self.settings.max_document_bytes}"
             )
-        kind_is_image = task.content_type.startswith("image/")
-        data = b"" if kind_is_image else self.files.read(task.key)
+        data = self.files.read(task.key)  # images too: their signature is checked before Textract is paid for
         try:
             if needs_textract(task.content_type, data, task.extraction):
                 return {"textract": True}
@@ -272,10 +271,15 @@ class Pipeline:
         task = ExecutionInput.model_validate(event)
         token = str(event["task_token"])
         assert self._textract is not None
+        from genai_core.knowledge.extraction.textract import TextractError
+
         request_token = hashlib.sha256(token.encode()).hexdigest()[:64]
-        job_id = self._textract.start(
-            task.bucket, task.key, job_tag=task.document_id[:64], client_request_token=request_token
-        )
+        try:
+            job_id = self._textract.start(
+                task.bucket, task.key, job_tag=task.document_id[:64], client_request_token=request_token
+            )
+        except TextractError as exc:  # the document itself: unsupported, damaged, too large for Textract
+            raise DocumentUnreadable(str(exc)) from None
         content_key = keys.content_key(task.app_id, task.collection_id, task.document_id)
         expires = int(time.time()) + TEXTRACT_JOB_TTL_SECONDS
         job = TextractJob(job_id, token, task.app_id, task.document_id, task.collection_id, content_key)

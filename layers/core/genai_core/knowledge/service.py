@@ -266,7 +266,7 @@ class KnowledgeService:
         document = self.get_document(app_id, document_id)
         if document.status != "READY":
             raise NotFound(
-                f"document {document_id!r} is {document.status}; its {what} exist once it is READY",
+                f"document {document_id!r} is {document.status}; its {what} can be read once it is READY",
                 code="document_not_ready",
             )
         return document
