@@ -8,7 +8,8 @@ inline Definition) and reports, naming the file and the state:
 - a `Next`, `Default`, Choice rule `Next` or Catch `Next` that names no state, a state that neither moves on nor
   ends, and states that cannot be reached - in every scope, including Map (`ItemProcessor`/`Iterator`) and
   Parallel `Branches`;
-- a Task without a non-empty `Retry` and `Catch`;
+- a Task without a non-empty `Retry` and `Catch` (inside a Map or Parallel whose own `Catch` takes the errors
+  of what runs in it, a Task needs no `Catch` of its own);
 - a `${Name}` placeholder without a DefinitionSubstitutions entry, and an entry that no placeholder uses.
 
 `sam validate --lint` checks none of this. Exit status 1 lists every problem; 0 prints one OK line.
@@ -97,8 +98,10 @@ def _nested_scopes(name: str, state: Mapping[str, Any]) -> Iterator[tuple[str, A
         yield f"{name} > Branches[{i}]", branch
 
 
-def check_machine(machine: Any, scope: str = "") -> list[str]:
-    """Structural problems of one (sub-)machine and of everything nested in it, each naming its state."""
+def check_machine(machine: Any, scope: str = "", caught: bool = False) -> list[str]:
+    """Structural problems of one (sub-)machine and of everything nested in it, each naming its state.
+
+    `caught`: the machine runs inside a Map or Parallel state with a Catch, which catches what its tasks raise."""
 
     def where(state_name: str) -> str:
         return f"state '{scope} > {state_name}'" if scope else f"state '{state_name}'"
@@ -126,11 +129,11 @@ def check_machine(machine: Any, scope: str = "") -> list[str]:
         if kind not in _SELF_ROUTED and "Next" not in state and state.get("End") is not True:
             problems.append(f"{where(name)}: has neither Next nor End")
         if kind == "Task":
-            for field in ("Retry", "Catch"):
+            for field in ("Retry",) if caught else ("Retry", "Catch"):
                 if not state.get(field):
                     problems.append(f"{where(name)}: Task has no {field}")
         for sub_scope, sub_machine in _nested_scopes(f"{scope} > {name}" if scope else name, state):
-            problems += check_machine(sub_machine, sub_scope)
+            problems += check_machine(sub_machine, sub_scope, caught or bool(state.get("Catch")))
 
     problems += [f"{where(name)}: unreachable from StartAt" for name in _unreachable(states, start)]
     return problems

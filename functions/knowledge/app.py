@@ -26,6 +26,16 @@ Limit = Annotated[int | None, Query(ge=1, le=100)]
 NextToken = Annotated[str | None, Query(max_length=2048)]
 NO_COLLECTION: dict[int, Any] = {404: {"description": "No such collection for this app (collection_not_found)"}}
 NO_DOCUMENT: dict[int, Any] = {404: {"description": "No such document for this app (document_not_found)"}}
+NOT_READY: dict[int, Any] = {404: {"description": "No such document, or not READY yet (document_not_ready)"}}
+DELETED: dict[int, Any] = {204: {"description": "Deleted"}}
+
+
+def returns(schema: str, description: str, status: int = 200) -> dict[int, Any]:
+    """The success response of a route that also declares errors (Powertools then leaves the success out)."""
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    return {status: {"description": description, "content": content}}
+
+
 app = create_app()
 
 
@@ -46,7 +56,11 @@ def list_collections(limit: Limit = None, next_token: NextToken = None) -> views
 
 
 @app.get(
-    "/v1/collections/<collection_id>", security=READ, tags=TAGS, summary="Get a collection", responses=NO_COLLECTION
+    "/v1/collections/<collection_id>",
+    security=READ,
+    tags=TAGS,
+    summary="Get a collection",
+    responses={**returns("CollectionView", "The collection"), **NO_COLLECTION},
 )
 def get_collection(collection_id: str) -> views.CollectionView:
     return views.collection_view(get_knowledge_service().get_collection(_app_id(), collection_id))
@@ -58,7 +72,7 @@ def get_collection(collection_id: str) -> views.CollectionView:
     tags=TAGS,
     status_code=204,
     summary="Delete a collection with its index, documents and files",
-    responses=NO_COLLECTION,
+    responses={**DELETED, **NO_COLLECTION},
 )
 def delete_collection(collection_id: str) -> Response[str]:
     get_knowledge_service().delete_collection(_app_id(), collection_id)
@@ -71,7 +85,7 @@ def delete_collection(collection_id: str) -> Response[str]:
     tags=TAGS,
     status_code=201,
     summary="Register a document and get its presigned upload URL",
-    responses=NO_COLLECTION,
+    responses={**returns("RegisteredDocument", "The PENDING_UPLOAD document and its upload URL", 201), **NO_COLLECTION},
 )
 def create_document(collection_id: str, body: CreateDocumentRequest) -> Response[views.RegisteredDocument]:
     document, upload = get_knowledge_service().register_document(_app_id(), collection_id, body)
@@ -84,7 +98,7 @@ def create_document(collection_id: str, body: CreateDocumentRequest) -> Response
     security=READ,
     tags=TAGS,
     summary="List a collection's documents, newest first",
-    responses=NO_COLLECTION,
+    responses={**returns("DocumentListing", "The documents"), **NO_COLLECTION},
 )
 def list_documents(collection_id: str, limit: Limit = None, next_token: NextToken = None) -> views.DocumentListing:
     listing = get_knowledge_service().list_documents(_app_id(), collection_id, parse_limit(limit), next_token)
@@ -96,7 +110,7 @@ def list_documents(collection_id: str, limit: Limit = None, next_token: NextToke
     security=READ,
     tags=TAGS,
     summary="Search a collection (vector, lexical or hybrid)",
-    responses=NO_COLLECTION,
+    responses={**returns("SearchResults", "The best chunks, best first"), **NO_COLLECTION},
 )
 def search(collection_id: str, body: SearchRequest) -> views.SearchResults:
     found = get_knowledge_service().search(_app_id(), [collection_id], body.query, body.k, body.mode, body.filter)
@@ -108,7 +122,7 @@ def search(collection_id: str, body: SearchRequest) -> views.SearchResults:
     security=READ,
     tags=TAGS,
     summary="Get a document's status, failure, pages, chunks and timings",
-    responses=NO_DOCUMENT,
+    responses={**returns("DocumentView", "The document"), **NO_DOCUMENT},
 )
 def get_document(document_id: str) -> views.DocumentView:
     return views.document_view(get_knowledge_service().get_document(_app_id(), document_id))
@@ -120,7 +134,7 @@ def get_document(document_id: str) -> views.DocumentView:
     tags=TAGS,
     status_code=204,
     summary="Delete a document with its chunks and files",
-    responses=NO_DOCUMENT,
+    responses={**DELETED, **NO_DOCUMENT},
 )
 def delete_document(document_id: str) -> Response[str]:
     get_knowledge_service().delete_document(_app_id(), document_id)
@@ -135,7 +149,7 @@ def delete_document(document_id: str) -> Response[str]:
     responses={
         200: {"description": "The markdown", "content": {"text/markdown": {"schema": {"type": "string"}}}},
         303: {"description": "Too large to return inline: Location is a short-lived download URL"},
-        404: {"description": "No such document, or not READY yet (document_not_ready)"},
+        **NOT_READY,
     },
 )
 def get_content(document_id: str) -> Response[str]:
@@ -150,7 +164,7 @@ def get_content(document_id: str) -> Response[str]:
     security=READ,
     tags=TAGS,
     summary="List a document's chunks in order",
-    responses={404: {"description": "No such document, or not READY yet (document_not_ready)"}},
+    responses={**returns("ChunkListing", "The chunks, in document order"), **NOT_READY},
 )
 def list_chunks(document_id: str, limit: Limit = None, next_token: NextToken = None) -> views.ChunkListing:
     document, listing = get_knowledge_service().chunks(_app_id(), document_id, parse_limit(limit), next_token)

@@ -208,6 +208,29 @@ def test_dangling_next_inside_a_nested_machine_is_reported(
     ]
 
 
+@pytest.mark.parametrize("map_catches", [True, False])
+def test_a_task_inside_a_map_may_leave_its_errors_to_the_maps_catch(tmp_path: Path, map_catches: bool) -> None:
+    # GIVEN a Map whose inner task has Retry but no Catch, the Map itself with or without a Catch
+    inner = task()
+    del inner["Catch"]
+    definition = good_definition()
+    definition["StartAt"] = "EachBatch"
+    definition["States"]["EachBatch"] = {
+        "Type": "Map",
+        "ItemProcessor": {"StartAt": "Embed", "States": {"Embed": inner}},
+        "Next": "Mark",
+        **({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]} if map_catches else {}),
+    }
+
+    # WHEN it is checked
+    problems = problems_of(tmp_path, definition)
+
+    # THEN the Map's Catch covers the inner task; without it, the inner task is reported
+    assert problems == (
+        [] if map_catches else [f"{LABEL}: state 'EachBatch > ItemProcessor > Embed': Task has no Catch"]
+    )
+
+
 def test_invalid_json_is_reported(tmp_path: Path) -> None:
     # GIVEN a definition file that is not JSON
     # WHEN it is checked
