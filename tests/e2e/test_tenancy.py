@@ -63,6 +63,33 @@ def _prompt_probes(name: str) -> list[Probe]:
     ]
 
 
+def _create_collection(owner: requests.Session, url: str) -> str:
+    response = owner.post(f"{url}/v1/collections", json={"name": "tenant-secret"}, timeout=10)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _view_collection(owner: requests.Session, url: str, collection_id: str) -> Any:
+    collection = owner.get(f"{url}/v1/collections/{collection_id}", timeout=10).json()
+    documents = owner.get(f"{url}/v1/collections/{collection_id}/documents", timeout=10).json()
+    return collection, [d["id"] for d in documents["data"]]
+
+
+def _list_collections(session: requests.Session, url: str) -> list[str]:
+    return [c["id"] for c in session.get(f"{url}/v1/collections", params={"limit": 100}, timeout=10).json()["data"]]
+
+
+def _collection_probes(collection_id: str) -> list[Probe]:
+    document = {"filename": "x.txt", "content_type": "text/plain", "size_bytes": 10}
+    return [
+        Probe("read", "GET", f"/v1/collections/{collection_id}"),
+        Probe("read", "GET", f"/v1/collections/{collection_id}/documents"),
+        Probe("read", "POST", f"/v1/collections/{collection_id}/search", {"query": "secret", "mode": "lexical"}),
+        Probe("change", "POST", f"/v1/collections/{collection_id}/documents", document),
+        Probe("delete", "DELETE", f"/v1/collections/{collection_id}"),
+    ]
+
+
 AREAS = [
     Area(
         name="prompts",
@@ -71,6 +98,14 @@ AREAS = [
         view=_view_prompt,
         listing=_list_prompts,
         probes=_prompt_probes,
+    ),
+    Area(
+        name="collections",
+        scopes=["genai/documents.read", "genai/documents.write"],
+        create=_create_collection,
+        view=_view_collection,
+        listing=_list_collections,
+        probes=_collection_probes,
     ),
 ]
 
