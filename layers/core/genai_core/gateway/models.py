@@ -201,7 +201,7 @@ class KnowledgeReference(_Strict):
     """Retrieve chunks of the app's collections for the last user message and put them in the prompt (extension)."""
 
     collection_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=5)
-    k: int = Field(default=4, ge=1, le=20, description="How many chunks to put in the prompt")
+    k: int = Field(default=4, ge=1, le=20, strict=True, description="How many chunks to put in the prompt")
     mode: Literal["vector", "lexical", "hybrid"] = "hybrid"
     filter: dict[str, Any] | None = Field(default=None, description="Metadata equality, as in search")
 

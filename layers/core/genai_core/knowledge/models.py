@@ -78,7 +78,7 @@ class CreateDocumentRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=MAX_FILENAME_CHARS)
     content_type: str = Field(min_length=1, max_length=255, description=", ".join(CONTENT_TYPES))
     size_bytes: int = Field(
-        ge=1, description="The file's exact size; the upload URL only accepts a body of this length"
+        ge=1, strict=True, description="The file's exact size; the upload URL only accepts a body of this length"
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Flat keys, scalar values; on every chunk")
 
@@ -107,7 +107,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    k: int = Field(default=5, ge=1, le=MAX_SEARCH_K)
+    k: int = Field(default=5, ge=1, le=MAX_SEARCH_K, strict=True)
     mode: SearchMode = "hybrid"
     filter: dict[str, Any] | None = Field(
         default=None, description='Metadata equality: {"lang": "en"}, {"year": [2024, 2025]}, {"document_id": "..."}'

@@ -515,6 +515,8 @@ def get_pipeline() -> Pipeline:
         vector_store=get_vector_store,
         embedder=GatewayEmbedder(),
         starter=StepFunctionsStarter(aws.client("stepfunctions"), settings.state_machine_arn),
-        textract=TextractAdapter(lambda: aws.client("textract"), settings.textract_topic_arn, settings.textract_role_arn),
+        textract=TextractAdapter(
+            lambda: aws.client("textract"), settings.textract_topic_arn, settings.textract_role_arn
+        ),
         tokens=StepFunctionsTokens(aws.client("stepfunctions")),
     )

@@ -63,7 +63,14 @@ class GatewayEmbedder:
     def check_model(self, app_id: str, model: str) -> None:
         from genai_core.gateway.service import get_gateway_service
 
-        entry = get_gateway_service().model(app_id, model)
+        try:
+            entry = get_gateway_service().model(app_id, model)
+        except NotFound:  # a body field that names nothing: the request is wrong, not the URL
+            raise InvalidRequest(
+                f"embedding_model {model!r} is not a model this app may use; GET /v1/models lists them",
+                code="model_not_found",
+                param="embedding_model",
+            ) from None
         if entry.kind != "embeddings":
             raise InvalidRequest(
                 f"{model!r} is a {entry.kind} model; embedding_model must name an embeddings model",

@@ -97,14 +97,14 @@ class CreatePromptRequest(BaseModel):
 class SetLabelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, le=MAX_VERSION)
+    version: int = Field(ge=1, le=MAX_VERSION, strict=True)  # strict: JSON true is not version 1
 
 
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variables: dict[str, Any] = Field(default_factory=dict, max_length=200)
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, strict=True)
     label: Label | None = None
 
 
