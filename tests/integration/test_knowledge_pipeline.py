@@ -563,6 +563,8 @@ def test_the_failure_of_a_deleted_document_creates_no_record(world: KnowledgeWor
 
 # -- Textract ----------------------------------------------------------------------------------------------------------
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAeXAMPLEtaskTOKEN"
+# What a Mark<Step> state's Catch passes on when the document's record is gone.
+GONE = {"Error": "DynamoDB.ConditionalCheckFailedException", "Cause": "The conditional request failed"}
 
 
 def started_textract(world: KnowledgeWorld, textract: FakeTextract, tokens: FakeTokens) -> tuple[Pipeline, Document]:
@@ -643,15 +645,18 @@ def test_a_completion_after_the_execution_stopped_waiting_is_expired(world: Know
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: a Textract completion for a document deleted during the analysis writes content.md, which nothing "
-    "ever removes (no lifecycle rule on documents/, and the execution's later steps only find the record gone)",
+    "ever removes (no lifecycle rule on documents/; RecordFailure finds the record gone and cleans nothing up)",
 )
 def test_a_completion_for_a_deleted_document_leaves_no_content_behind(world: KnowledgeWorld) -> None:
     # GIVEN a document deleted by its owner while Textract was analysing it
     tokens = FakeTokens()
     pipeline, document = started_textract(world, FakeTextract(), tokens)
     world.service().delete_document(APP, document.document_id)
-    # WHEN the job's completion arrives
+    collection = world.service().get_collection(APP, document.collection_id)
+    # WHEN the job's completion arrives, and the execution ends as it does for a deleted document: its next state
+    # (MarkChunking) fails on its condition and RecordFailure runs
     pipeline.on_textract_completion("job-1")
+    pipeline.record_failure({**execution_input(document, collection), "failure": GONE})
     # THEN none of the document's bytes are kept
     assert world.keys(keys.document_prefix(APP, document.collection_id, document.document_id)) == []
     assert world.keys(f"documents/{APP}/") == []
@@ -722,3 +727,43 @@ def test_the_tokens_raise_other_errors(sfn: tuple[Any, Stubber]) -> None:
     stubber.add_client_error("send_task_success", "ThrottlingException", "slow down", 400)
     with pytest.raises(ClientError, match="ThrottlingException"):
         StepFunctionsTokens(client).succeed("t1", {})
+
+
+def test_metadata_reaches_the_execution_with_its_types(
+    world: KnowledgeWorld, pipeline: Pipeline, starter: FakeStarter
+) -> None:
+    # GIVEN a document registered with metadata of every supported type (stored in DynamoDB as numbers and BOOLs)
+    metadata = {"lang": "en", "year": 2024, "score": 0.25, "draft": False}
+    document = world.register(world.collection(APP), GUIDE.encode(), metadata=metadata)
+    # WHEN its upload starts the execution
+    pipeline.on_s3_event(s3_event(upload_of(document), len(GUIDE)))
+    # THEN the chunks will carry the same values, of the same types (filters match by type)
+    [(_, execution)] = starter.starts
+    assert execution["metadata"] == metadata
+    assert [type(v) for v in execution["metadata"].values()] == [str, int, float, bool]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: index_batch re-creates the index of a collection deleted while the batch was being embedded; "
+    "chunks are taken back but RecordFailure cleans nothing up: the deleted collection's empty index stays",
+)
+def test_a_collection_deleted_while_a_batch_is_embedded_leaves_no_index(
+    world: KnowledgeWorld, pipeline: Pipeline
+) -> None:
+    # GIVEN a chunked document whose collection its owner deletes while the batch is being embedded
+    collection, _, ref = chunked(world, pipeline, GUIDE)
+    embed = world.embedder.embed
+
+    def embed_while_deleted(app_id: str, model: str, texts: list[str]) -> list[list[float]]:
+        world.service().delete_collection(APP, collection.collection_id)
+        return embed(app_id, model, texts)
+
+    world.embedder.embed = embed_while_deleted  # type: ignore[method-assign]
+    # WHEN the batch finishes, and the Map's Catch sends the execution to RecordFailure
+    with pytest.raises(DocumentGone) as gone:
+        pipeline.index_batch(batch_input(ref, 0))
+    pipeline.record_failure({**ref, "failure": {"Error": "DocumentGone", "Cause": str(gone.value)}})
+    # THEN the collection has no index, as after any delete
+    with pytest.raises(IndexNotFound):
+        world.store.count(collection.collection_id)

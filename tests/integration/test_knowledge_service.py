@@ -419,3 +419,38 @@ def test_searching_a_collection_with_nothing_indexed_finds_nothing(
     collection = world.collection()
     world.register(collection)  # uploaded, not processed
     assert service.search(APP_A, [collection.collection_id], "anything at all", 5, mode, None) == []
+
+
+def test_content_too_large_to_inline_comes_as_a_short_lived_download_url(
+    world: KnowledgeWorld, service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a READY document whose markdown is above the inline limit
+    collection = world.collection()
+    document = world.ingest(collection, WILDLIFE)
+    monkeypatch.setattr("genai_core.knowledge.service.MAX_INLINE_CONTENT", len(WILDLIFE) - 1)
+    # WHEN its content is asked for
+    _, content = service.content(APP_A, document.document_id)
+    # THEN it comes as a presigned GET of content.md instead
+    assert content.markdown is None and content.download_url is not None
+    url = urlsplit(content.download_url)
+    assert url.path.endswith("/" + keys.content_key(APP_A, collection.collection_id, document.document_id))
+    assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
+
+
+def test_a_search_across_collections_embeds_the_query_once_per_model(
+    world: KnowledgeWorld, service: KnowledgeService
+) -> None:
+    # GIVEN three collections, two sharing a model
+    small_1 = world.collection(APP_A, "a")
+    small_2 = world.collection(APP_A, "b")
+    large = world.collection(APP_A, "c", embedding_model="embed-large")
+    world.ingest(small_1, WILDLIFE, filename="wildlife.md")
+    world.ingest(large, BAKING, filename="baking.md")
+    world.embedder.calls.clear()
+    # WHEN they are searched together
+    ids = [small_1.collection_id, small_2.collection_id, large.collection_id]
+    found = service.search(APP_A, ids, "kangaroos and bread", 10, "hybrid", None)
+    # THEN the query was embedded once per model, and hits of every collection are merged
+    assert sorted(model for _, model, _ in world.embedder.calls) == ["embed-large", MODEL]
+    assert {hit.collection_id for hit in found} == {small_1.collection_id, large.collection_id}
+    assert {hit.filename for hit in found} == {"wildlife.md", "baking.md"}
