@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from types import ModuleType
@@ -126,6 +127,9 @@ def invoke_locally(pool: _Pool, function_id: str, payload: Any) -> dict[str, Any
     event = _decode_payload(payload)
     request_id = str(uuid.uuid4())
     response: dict[str, Any] = {"ExecutedVersion": "$LATEST", "StatusCode": 200}
+    # The subject of the task (a document being ingested), so the console shows each one's progress.
+    subject = f" ({event['document_id']})" if isinstance(event, dict) and event.get("document_id") else ""
+    started = time.perf_counter()
     try:
         response["Payload"] = pool.invoke(function_id, event, request_id=request_id)
     except FunctionError as exc:  # FunctionTimeout included: errorType Sandbox.Timedout
@@ -133,7 +137,18 @@ def invoke_locally(pool: _Pool, function_id: str, payload: Any) -> dict[str, Any
         error.setdefault("requestId", request_id)
         response["FunctionError"] = "Unhandled"
         response["Payload"] = error
-        log.info("step functions task %s failed: %s", function_id, error.get("errorType"))
+        log.info(
+            "step functions task %s%s failed after %.0f ms: %s: %s",
+            function_id,
+            subject,
+            (time.perf_counter() - started) * 1000,
+            error.get("errorType"),
+            str(error.get("errorMessage", ""))[:200],
+        )
+    else:
+        log.info(
+            "step functions task %s%s done in %.0f ms", function_id, subject, (time.perf_counter() - started) * 1000
+        )
     return response
 
 

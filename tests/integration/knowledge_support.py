@@ -58,11 +58,13 @@ class FakeEmbedder:
         self.checked: list[tuple[str, str]] = []
         self.error: GenAIError | None = None
         self.refused_models: set[str] = set()
+        self.window = 8192  # the most tokens the model embeds at once
 
-    def check_model(self, app_id: str, model: str) -> None:
+    def check_model(self, app_id: str, model: str) -> int:
         self.checked.append((app_id, model))
         if model in self.refused_models:
             raise InvalidRequest(f"{model!r} is not an embeddings model", code="model_not_supported")
+        return self.window
 
     def embed(self, app_id: str, model: str, texts: list[str]) -> list[list[float]]:
         self.calls.append((app_id, model, list(texts)))

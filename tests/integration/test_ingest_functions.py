@@ -173,14 +173,6 @@ def test_the_same_upload_twice_in_a_batch_starts_one_execution(
     assert len(executions(state_machine)) == 1
 
 
-def test_the_textract_callback_reports_only_the_broken_message(world: KnowledgeWorld, ingest: ModuleType) -> None:
-    pytest.importorskip(
-        "genai_core.knowledge.extraction.textract", reason="the extraction package (parse_completion) is not merged"
-    )
-    # Written against the completion's SNS-in-SQS shape once parse_completion exists.
-    pytest.skip("TODO: an SNS-wrapped Textract completion and a broken message, once parse_completion's shape is fixed")
-
-
 # -- Step Functions tasks ----------------------------------------------------------------------------------------------
 def test_the_chunk_and_index_functions_take_a_document_to_searchable(world: KnowledgeWorld, ingest: ModuleType) -> None:
     # GIVEN a document whose content.md the extract step wrote

@@ -642,11 +642,6 @@ def test_a_completion_after_the_execution_stopped_waiting_is_expired(world: Know
     assert world.repository.get_textract_job("job-1") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a Textract completion for a document deleted during the analysis writes content.md, which nothing "
-    "ever removes (no lifecycle rule on documents/; RecordFailure finds the record gone and cleans nothing up)",
-)
 def test_a_completion_for_a_deleted_document_leaves_no_content_behind(world: KnowledgeWorld) -> None:
     # GIVEN a document deleted by its owner while Textract was analysing it
     tokens = FakeTokens()
@@ -743,11 +738,6 @@ def test_metadata_reaches_the_execution_with_its_types(
     assert [type(v) for v in execution["metadata"].values()] == [str, int, float, bool]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: index_batch re-creates the index of a collection deleted while the batch was being embedded; "
-    "chunks are taken back but RecordFailure cleans nothing up: the deleted collection's empty index stays",
-)
 def test_a_collection_deleted_while_a_batch_is_embedded_leaves_no_index(
     world: KnowledgeWorld, pipeline: Pipeline
 ) -> None:

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from genai_core.errors import InvalidRequest, NotFound
 from genai_core.knowledge import files as keys
 from genai_core.knowledge import views
+from genai_core.knowledge.chunking import ChunkingConfig
 from genai_core.knowledge.models import Collection, CreateDocumentRequest, Document
-from genai_core.knowledge.service import CHUNK_BATCH, KnowledgeService, iso
+from genai_core.knowledge.service import CHUNK_BATCH, HEADING_ALLOWANCE, KnowledgeService, iso
 from genai_core.knowledge.vectorstores.base import IndexNotFound
 from genai_core.pagination import encode_token
 from tests.integration.knowledge_support import (
@@ -91,6 +92,35 @@ def test_a_model_the_gateway_refuses_creates_no_collection(world: KnowledgeWorld
         world.collection(APP_A, embedding_model="chat-large")
     assert refused.value.code == "model_not_supported"
     assert service.list_collections(APP_A, 10, None).items == []
+
+
+def test_chunks_fit_the_embedding_model_by_default_and_larger_ones_are_refused(
+    world: KnowledgeWorld, service: KnowledgeService
+) -> None:
+    # GIVEN an embedding model that takes at most 256 tokens at once (all-MiniLM, say)
+    world.embedder.window = 256
+    # WHEN a collection names no chunking, THEN its chunks leave room for the headings within the model's limit
+    default = world.collection(APP_A, "small-model")
+    assert (default.chunking.size_tokens, default.chunking.overlap_tokens) == (256 - HEADING_ALLOWANCE, 26)
+    # AND a size beyond what the model takes is the caller's 400, naming the field and the limit
+    with pytest.raises(InvalidRequest) as refused:
+        world.collection(APP_A, "too-big", chunking=ChunkingConfig(size_tokens=512))
+    assert refused.value.param == "chunking.size_tokens" and "at most 208" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {"pk": "APP#app-b", "sk": "COLLECTION#col_x"},  # another app's listing
+        {"pk": "APP#app-a", "sk": "PROMPT#x"},  # another kind of item
+        {"pk": "APP#app-a", "sk": "COLLECTION#x", "extra": "1"},  # not a key of this table
+        {"pk": "APP#app-a", "sk": 5},  # not a string
+    ],
+)
+def test_a_forged_page_token_is_refused(service: KnowledgeService, start: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        service.list_collections(APP_A, 10, encode_token(start))
+    assert refused.value.param == "next_token"
 
 
 def test_collections_are_listed_a_page_at_a_time(world: KnowledgeWorld, service: KnowledgeService) -> None:

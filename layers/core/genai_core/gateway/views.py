@@ -191,7 +191,7 @@ def event_stream(outcome: ChatOutcome, events: list[StreamEvent], *, include_usa
         "created": int(outcome.context.started_at.timestamp()),
         "model": outcome.alias,
     }
-    lines = []
+    lines: list[str] = []
     citations = citations_of(outcome)
     for event in _coalesced(events):
         if not event.delta and event.finish_reason is None:

@@ -292,6 +292,11 @@ class Pipeline:
         if job is None:
             raise TextractJobUnknown(f"no execution waits for Textract job {job_id}")
         assert self._textract is not None and self._tokens is not None
+        if self.repository.get_document(job.app_id, job.document_id) is None:
+            # Deleted while Textract read it: write nothing (no later step would remove it) and end the execution.
+            sent = self._tokens.fail(job.task_token, "DocumentGone", "the document was deleted while Textract read it")
+            self.repository.delete_textract_job(job_id)
+            return "gone" if sent else "expired"
         try:
             markdown, pages = self._textract.markdown(job_id)  # raises with Textract's message if the job failed
         except Exception as exc:
@@ -366,8 +371,12 @@ class Pipeline:
         self._store_call(lambda store: store.create_index(task.collection_id, len(vectors[0]), "cosine"))
         self._store_call(lambda store: store.upsert(task.collection_id, chunks))
         if self.repository.get_document(task.app_id, task.document_id) is None:
-            # Deleted meanwhile: take back what this batch wrote, so nothing is orphaned.
-            self._store_call(lambda store: store.delete_document(task.collection_id, task.document_id))
+            # Deleted meanwhile: take back what this batch wrote, so nothing is orphaned. If the collection went too,
+            # create_index above may have re-created its index after the delete dropped it: drop it again.
+            if self.repository.get_collection(task.app_id, task.collection_id) is None:
+                self._store_call(lambda store: store.drop_index(task.collection_id))
+            else:
+                self._store_call(lambda store: store.delete_document(task.collection_id, task.document_id))
             raise DocumentGone("the document was deleted while it was being indexed")
         return {"indexed": len(chunks)}
 
@@ -403,9 +412,15 @@ class Pipeline:
         return {"error": error, "message": message}
 
 
+MAX_HEADING_CHARS = 160  # ~40 tokens: within HEADING_ALLOWANCE, which collections leave free of chunk text
+
+
 def _embedding_text(row: dict[str, Any]) -> str:
-    """A chunk's text with its heading path: the section a passage sits in is part of what it is about."""
+    """A chunk's text with its heading path: the section a passage sits in is part of what it is about. The path
+    is cut from the top (the nearest headings say most) to stay within the room collections leave for it."""
     path = " > ".join(row.get("heading_path") or [])
+    if len(path) > MAX_HEADING_CHARS:
+        path = "… " + path[-MAX_HEADING_CHARS:]
     return f"{path}\n\n{row['text']}" if path else str(row["text"])
 
 

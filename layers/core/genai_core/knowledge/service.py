@@ -20,6 +20,7 @@ from genai_core import aws
 from genai_core.config import Settings, load_area_settings
 from genai_core.errors import InvalidRequest, NotFound
 from genai_core.knowledge import files as keys
+from genai_core.knowledge.chunking import ChunkingConfig
 from genai_core.knowledge.files import DocumentFiles, S3DocumentFiles
 from genai_core.knowledge.models import (
     Collection,
@@ -33,6 +34,8 @@ from genai_core.knowledge.vectorstores.base import Filter, Hit, IndexNotFound, V
 from genai_core.pagination import decode_token, encode_token
 
 CHUNK_BATCH = 64  # chunks per batch file: one embeddings call and one bulk write each
+# Tokens a chunk's heading path may add to what is embedded (pipeline._embedding_text caps the path to fit).
+HEADING_ALLOWANCE = 48
 PENDING_UPLOAD_DAYS = 7  # a registration whose upload never arrives is forgotten after this
 
 
@@ -48,8 +51,8 @@ class KnowledgeSettings(Settings):
 
 
 class Embedder(Protocol):
-    def check_model(self, app_id: str, model: str) -> None:
-        """Raise the gateway's error when `model` is not an embeddings alias this app may use."""
+    def check_model(self, app_id: str, model: str) -> int:
+        """The most tokens `model` embeds at once; InvalidRequest when it is not an embeddings alias of this app."""
         ...
 
     def embed(self, app_id: str, model: str, texts: list[str]) -> list[list[float]]:
@@ -60,11 +63,19 @@ class Embedder(Protocol):
 class GatewayEmbedder:
     """Embeddings through the model gateway in-process: same catalogue, limits, usage records and fallbacks."""
 
-    def check_model(self, app_id: str, model: str) -> None:
+    def __init__(self, gateway: Callable[[], Any] | None = None) -> None:
+        self._gateway = gateway  # the GatewayService factory; default: the function's own
+
+    def gateway(self) -> Any:
+        if self._gateway is not None:
+            return self._gateway()
         from genai_core.gateway.service import get_gateway_service
 
+        return get_gateway_service()
+
+    def check_model(self, app_id: str, model: str) -> int:
         try:
-            entry = get_gateway_service().model(app_id, model)
+            entry = self.gateway().model(app_id, model)
         except NotFound:  # a body field that names nothing: the request is wrong, not the URL
             raise InvalidRequest(
                 f"embedding_model {model!r} is not a model this app may use; GET /v1/models lists them",
@@ -77,14 +88,17 @@ class GatewayEmbedder:
                 code="model_not_supported",
                 param="embedding_model",
             )
+        window: int = entry.context_window
+        return window
 
     def embed(self, app_id: str, model: str, texts: list[str]) -> list[list[float]]:
         from genai_core.gateway.models import EmbeddingsRequest
-        from genai_core.gateway.service import CallContext, get_gateway_service
+        from genai_core.gateway.service import CallContext
 
         context = CallContext(app_id=app_id, request_id=str(uuid.uuid4()))
-        outcome = get_gateway_service().embed(context, EmbeddingsRequest(model=model, input=texts))
-        return outcome.result.vectors
+        outcome = self.gateway().embed(context, EmbeddingsRequest(model=model, input=texts))
+        vectors: list[list[float]] = outcome.result.vectors
+        return vectors
 
 
 @dataclass(frozen=True)
@@ -148,14 +162,15 @@ class KnowledgeService:
     # -- collections ---------------------------------------------------------------------------------------------
     def create_collection(self, app_id: str, request: CreateCollectionRequest) -> Collection:
         model = request.embedding_model or self.settings.default_embedding_model
-        self.embedder.check_model(app_id, model)
+        window = self.embedder.check_model(app_id, model)
+        chunking = _chunking_for(request, model, window)
         collection = Collection(
             app_id=app_id,
             collection_id=f"col_{uuid.uuid4().hex}",
             name=request.name,
             description=request.description,
             embedding_model=model,
-            chunking=request.chunking,
+            chunking=chunking,
             extraction=request.extraction,
             created_at=iso(self.clock()),
         )
@@ -325,6 +340,25 @@ class KnowledgeService:
             if document is not None:
                 names[document_id] = document.filename
         return names
+
+
+def _chunking_for(request: CreateCollectionRequest, model: str, window: int) -> ChunkingConfig:
+    """Chunks the embedding model takes whole: the default size shrinks to the model's input limit, and a size asked
+    for beyond it is refused (the model would cut the chunk, or the gateway refuse it)."""
+    room = window - HEADING_ALLOWANCE
+    if "chunking" not in request.model_fields_set:
+        size = max(32, min(request.chunking.size_tokens, room))
+        return request.chunking.model_copy(
+            update={"size_tokens": size, "overlap_tokens": min(request.chunking.overlap_tokens, size // 8)}
+        )
+    if request.chunking.size_tokens > room:
+        raise InvalidRequest(
+            f"chunking.size_tokens is {request.chunking.size_tokens}, but {model!r} embeds at most {window} tokens "
+            f"at once; use at most {max(room, 32)} (chunks carry up to {HEADING_ALLOWANCE} tokens of headings)",
+            code="chunk_too_large",
+            param="chunking.size_tokens",
+        )
+    return request.chunking
 
 
 def vector_store_from(settings: KnowledgeSettings) -> VectorStore:
