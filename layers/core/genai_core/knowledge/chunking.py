@@ -44,9 +44,9 @@ import functools
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise, repeat
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -114,7 +114,7 @@ class TiktokenTokenizer:
     def count(self, text: str) -> int:
         return len(self._encode(text))
 
-    def count_many(self, texts: Sequence[str]) -> list[int]:
+    def count_many(self, texts: Iterable[str]) -> list[int]:
         return list(map(len, map(self._encode, texts)))
 
 
@@ -127,8 +127,11 @@ def default_tokenizer() -> TiktokenTokenizer:
 _MARKER = re.compile(r"<!--[ \t]*page[ \t]+(\d+)[ \t]*-->[ \t]*(?:\r?\n|\Z)")
 # Where the cl100k pre-tokenizer always cuts, so that token counts add up across the cut: at a line start whose
 # first character is not whitespace, and before " word" after a non-space character (here: a sentence's end).
-_SENTENCE_CUT = re.compile(r"[.!?](?= [^\W\d_])")
+_SENTENCE_CUTS = [re.compile(rf"\{mark}(?= [^\W\d_])") for mark in ".!?"]
 _LINE_START = re.compile(r"\n(?=\S)")
+# a line start (not the text's) whose first characters may open a fence, a heading or a table row
+_SPECIAL_FIRST = "`~#|"
+_SPECIAL_LINE = re.compile(r"\n(?=```|~~~|#|\|)")
 # a blank line and the whitespace after it, up to the next line that starts with a non-space character
 _BLANK_LINE = re.compile(r"\n[ \t]*\n[ \t\n]*(?=\S)")
 _WORD_CUT = re.compile(r"(?<=\S)(?= [^\W\d_])")
@@ -177,32 +180,42 @@ class _Document:
 
         line_starts = [0]
         line_starts += [m.end() for m in _LINE_START.finditer(text)]
-        bounds = sorted(line_starts + [m.end() for m in _SENTENCE_CUT.finditer(text)])
+        # one search per punctuation mark: each has a literal first character, which `re` finds fast
+        bounds = line_starts + [m.end() for cut in _SENTENCE_CUTS for m in cut.finditer(text)]
+        bounds.sort()
         if bounds[-1] != len(text):
             bounds.append(len(text))
         self.bounds = bounds
         self.heading_at: list[int] = []
         self.heading_end: list[int] = []
         self.heading_paths: list[tuple[str, ...]] = []
-        # only line starts need a look: the other units are sentences inside a line
-        kind_at: dict[int, str] = {}
+        # only line starts need a look (the other units are sentences inside a line), and of those only the ones
+        # whose first character can open a fence, a heading or a table row: the rest are text, or code in a fence
+        kind_at = dict.fromkeys(line_starts, "text")
+        special = [0] if text and text[0] in _SPECIAL_FIRST else []
+        special += [m.end() for m in _SPECIAL_LINE.finditer(text)]
         stack: list[tuple[int, str]] = []
-        fence = ""
-        for start in line_starts:
+        code_through = -1  # the line start of the open fence's closing line, once found
+        for start in special:
+            if start <= code_through or start not in kind_at:
+                continue  # inside a fence (marked with it), or not a line start
             first = text[start : start + 3]
-            kind = "text"
-            if fence:
-                kind = "code"
-                if first == fence:
-                    fence = ""
-                    kind = "fence_close"
-            elif first in ("```", "~~~"):
-                fence, kind = first, "fence_open"
+            if first in ("```", "~~~"):
+                kind_at[start] = "fence_open"
+                i = bisect_right(line_starts, start)
+                while i < len(line_starts) and text[line_starts[i] : line_starts[i] + 3] != first:
+                    kind_at[line_starts[i]] = "code"
+                    i += 1
+                if i < len(line_starts):
+                    kind_at[line_starts[i]] = "fence_close"
+                    code_through = line_starts[i]
+                else:
+                    code_through = len(text)
             elif first[:1] == "#":
                 line_end = text.find("\n", start)
                 heading = _HEADING.match(text, start, line_end if line_end >= 0 else len(text))
                 if heading:
-                    kind = "heading"
+                    kind_at[start] = "heading"
                     level = len(heading.group(1))
                     while stack and stack[-1][0] >= level:
                         stack.pop()
@@ -211,18 +224,19 @@ class _Document:
                     self.heading_end.append(heading.end())
                     self.heading_paths.append(tuple(title for _, title in stack))
             elif first[:1] == "|":
-                kind = "table"
-            kind_at[start] = kind
-        self.kinds = [kind_at.get(start, "cont") for start in bounds[:-1]]
+                kind_at[start] = "table"
+        self.kinds = list(map(kind_at.get, bounds[:-1], repeat("cont")))
         paragraph_ends = {m.end() for m in _BLANK_LINE.finditer(text)}
-        self.ends_paragraph = [end in paragraph_ends for end in bounds[1:]]
+        self.ends_paragraph = list(map(paragraph_ends.__contains__, islice(bounds, 1, None)))
+        # the units that end a paragraph, for walking a span paragraph by paragraph
+        self.paragraph_last = [i for i, ends in enumerate(self.ends_paragraph) if ends]
         self.counts: list[int] = []
         self.prefix: list[int] = [0]
         self._small: dict[str, int] = {}
         if count_units:
-            texts = [text[a:b] for a, b in pairwise(bounds)]
+            texts = map(text.__getitem__, map(slice, bounds, islice(bounds, 1, None)))
             many = getattr(tokenizer, "count_many", None)
-            self.counts = counts = many(texts) if many else [tokenizer.count(t) for t in texts]
+            self.counts = counts = many(texts) if many else list(map(tokenizer.count, texts))
             self.prefix = list(accumulate(counts, initial=0))
 
     # -- offsets, pages, headings
@@ -331,16 +345,29 @@ class _Chunker:
     def recursive_atoms(self, start: int, end: int, limit: int) -> list[Atom]:
         """Paragraphs of at most `limit` tokens whole; bigger ones by lines, sentences, words, then tokens."""
         atoms: list[Atom] = []
-        units = self.doc.units(start, end)
-        first, total = 0, 0
-        for i, (_, _, tokens, _, ends_paragraph) in enumerate(units):
-            total += tokens
-            if ends_paragraph or i == len(units) - 1:
+        doc = self.doc
+        bounds, prefix, paragraph_last = doc.bounds, doc.prefix, doc.paragraph_last
+        first = max(bisect_right(bounds, start) - 1, 0)
+        last = min(bisect_left(bounds, end), len(bounds) - 1)  # the span's units are first .. last - 1
+        k = bisect_left(paragraph_last, first)
+        while first < last:
+            # a paragraph is the units up to one that ends it, or up to the span's last unit
+            final = paragraph_last[k] if k < len(paragraph_last) and paragraph_last[k] < last else last - 1
+            k += 1
+            a, b = max(bounds[first], start), min(bounds[final + 1], end)
+            if a == bounds[first] and b == bounds[final + 1]:  # whole units: counted already
+                total = prefix[final + 1] - prefix[first]
                 if total <= limit:
-                    atoms.append((units[first][0], units[i][1], total))
+                    atoms.append((a, b, total))
                 else:
-                    self._lines(units[first : i + 1], limit, atoms)
-                first, total = i + 1, 0
+                    self._lines(doc.units(a, b), limit, atoms)
+            elif units := doc.units(a, b):  # cut by the span's edge: re-counted
+                total = sum(u[2] for u in units)
+                if total <= limit:
+                    atoms.append((units[0][0], units[-1][1], total))
+                else:
+                    self._lines(units, limit, atoms)
+            first = final + 1
         return atoms
 
     def _lines(self, units: list[Unit], limit: int, atoms: list[Atom]) -> None:
@@ -434,13 +461,13 @@ class _Chunker:
         size = self.size
         pieces: list[Piece] = []
         i, n = 0, len(atoms)
+        # a chunk from atom i holds atoms up to j - 1: the last j whose running total still fits
+        running = list(accumulate([atom[2] for atom in atoms], initial=0))
         carry_start, carry_tokens = -1, 0
         while i < n:
             start = carry_start if carry_start >= 0 else atoms[i][0]
-            total, j = carry_tokens, i
-            while j < n and total + atoms[j][2] <= size:
-                total += atoms[j][2]
-                j += 1
+            j = bisect_right(running, running[i] + size - carry_tokens, i, n + 1) - 1
+            total = carry_tokens + running[j] - running[i]
             if j == i:
                 if carry_start < 0:  # cannot happen: atoms are at most the size
                     j, total = i + 1, atoms[i][2]
