@@ -47,6 +47,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice, pairwise, repeat
+from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -140,6 +141,8 @@ _SENTENCE_END = re.compile("(?<=[.!?;:])(?=\\s)|(?<=[\u3002\uff01\uff1f\uff1b])"
 _WORD_START = re.compile(r"(?<=\S)(?=\s)")
 _HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t]*(?:#+[ \t]*)?$", re.MULTILINE)
 _TABLE_DELIMITER = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE)
+_SPACE = re.compile(r"\s")
+_SPACES = re.compile(r"\s+")
 _EDGE = 96  # characters searched for a cut near a chunk's end
 
 Atom = tuple[int, int, int]  # start, end, tokens
@@ -248,8 +251,11 @@ class _Document:
 
     def pages(self, start: int, end: int) -> tuple[int, ...]:
         first = bisect_right(self.page_at, start)
+        last = bisect_left(self.page_at, end)
+        if first == last:  # no page starts inside the span
+            return (self.page_no[first - 1] if first else 1,)
         pages = {self.page_no[first - 1] if first else 1}
-        for i in range(first, bisect_left(self.page_at, end)):
+        for i in range(first, last):
             if i + 1 < len(self.page_at) and self.page_at[i + 1] == self.page_at[i]:
                 continue  # an empty page: no character of the span is on it
             pages.add(self.page_no[i])
@@ -279,14 +285,22 @@ class _Document:
             return count(text[start:end])
         total = self.prefix[b] - self.prefix[a]
         if start < bounds[a]:
+            unit_start, unit_end = bounds[a - 1], bounds[a]
             word_end = start
-            if start - 1 == bounds[a - 1] and text[start - 1] == " ":
-                while word_end < bounds[a] and word_end - start < 64 and text[word_end].isalpha():
+            if text[start - 1] == " " and (start - 1 == unit_start or not text[start - 2].isspace()):
+                # " word" after a non-space character: the pre-tokenizer cuts before the space
+                while word_end < unit_end and word_end - start < 64 and text[word_end].isalpha():
                     word_end += 1
-            if word_end > start and (word_end == bounds[a] or not text[word_end].isalpha()):
-                # a sentence without its leading space: only its first word's tokens change (" Word" to "Word")
-                word = text[start:word_end]
-                total += self.counts[a - 1] - self.small(" " + word) + self.small(word)
+            if word_end > start and (word_end == unit_end or not (text[word_end].isalpha() or text[word_end] == "'")):
+                # the unit from that cut on, less its first word's space: only that word's tokens change (" Word"
+                # to "Word"); counted as the unit's count minus what is before the cut, or directly if shorter
+                space_at = start - 1
+                if space_at != unit_start and unit_end - space_at <= space_at - unit_start:
+                    total += count(text[start:unit_end])  # the shorter side: counted as it is
+                else:
+                    first_word = text[start:word_end]
+                    after = self.counts[a - 1] - (count(text[unit_start:space_at]) if space_at != unit_start else 0)
+                    total += after - self.small(" " + first_word) + self.small(first_word)
             else:
                 # the unit's count minus its words before the first cut after `start`, or the rest of it if shorter
                 cut = _word_cut_after(text, start, bounds[a])
@@ -347,6 +361,7 @@ class _Chunker:
         atoms: list[Atom] = []
         doc = self.doc
         bounds, prefix, paragraph_last = doc.bounds, doc.prefix, doc.paragraph_last
+        counts, kinds = doc.counts, doc.kinds
         first = max(bisect_right(bounds, start) - 1, 0)
         last = min(bisect_left(bounds, end), len(bounds) - 1)  # the span's units are first .. last - 1
         k = bisect_left(paragraph_last, first)
@@ -359,6 +374,19 @@ class _Chunker:
                 total = prefix[final + 1] - prefix[first]
                 if total <= limit:
                     atoms.append((a, b, total))
+                elif (
+                    kinds[first + 1 : final + 1].count("cont") == final - first
+                    and max(counts[first : final + 1]) <= limit
+                ):
+                    # one line of sentences that each fit: the sentences are the atoms, as _lines would make them
+                    atoms.extend(
+                        zip(
+                            bounds[first : final + 1],
+                            bounds[first + 1 : final + 2],
+                            counts[first : final + 1],
+                            strict=True,
+                        )
+                    )
                 else:
                     self._lines(doc.units(a, b), limit, atoms)
             elif units := doc.units(a, b):  # cut by the span's edge: re-counted
@@ -620,13 +648,12 @@ def _next_word(text: str, at: int, end: int) -> int | None:
     """The first word start at or after `at` (after whitespace), if any before `end`."""
     if at > 0 and text[at - 1].isspace() and not text[at].isspace():
         return at
-    for i in range(at, min(end, at + _EDGE)):
-        if text[i].isspace():
-            j = i
-            while j < end and text[j].isspace():
-                j += 1
-            return j if j < end else None
-    return None
+    # the first whitespace within _EDGE characters, then the end of its run (\s is what str.isspace calls space)
+    space = _SPACE.search(text, at, min(end, at + _EDGE))
+    if space is None:
+        return None
+    word = _SPACES.match(text, space.start(), end)
+    return word.end() if word and word.end() < end else None
 
 
 def _blocks(units: list[Unit]) -> list[tuple[int, int, int, str, list[Unit]]]:
@@ -718,7 +745,7 @@ def chunk_document(
     tokenizer: Tokenizer | None = None,
 ) -> list[Chunk]:
     """The chunks of one extracted document, in order (see the module's docstring for the contract)."""
-    if not markdown.strip():
+    if not markdown or markdown.isspace():
         return []
     tokenizer = tokenizer or default_tokenizer()
     doc = _Document(markdown, tokenizer, count_units=config.strategy != "fixed")
@@ -738,10 +765,14 @@ def chunk_document(
     size = config.size_tokens
     counted: list[tuple[int, int, str, int]] = []
     for a, b, prefix, plain_start in pieces:
-        a, b = _strip(text, a, b)
-        if a >= b:
+        span = text[a:b]
+        stripped = span.strip()  # str.strip removes what str.isspace calls whitespace, as _strip does
+        if not stripped:
             continue
-        tokens = tokenizer.count(prefix + text[a:b]) if prefix else doc.count(a, b)
+        if len(stripped) < len(span):
+            a += span.find(stripped[0])  # the first non-whitespace character's first occurrence
+            b = a + len(stripped)
+        tokens = tokenizer.count(prefix + stripped) if prefix else doc.count(a, b)
         if tokens > size and plain_start > a:  # the estimated overlap made it too long: without it, it fits
             a, _ = _strip(text, plain_start, b)
             tokens = doc.count(a, b)
@@ -754,14 +785,18 @@ def chunk_document(
             if x < y:
                 counted.append((x, y, "", tokenizer.count(text[x:y])))
 
-    counted.sort(key=lambda piece: (piece[0], piece[1]))  # a re-cut chunk's parts can interleave with overlaps
-    base = f"{document_id}\x1f{config.strategy}\x1f{config.size_tokens}\x1f{config.overlap_tokens}\x1f"
+    counted.sort(key=itemgetter(0, 1))  # a re-cut chunk's parts can interleave with overlaps
+    base = hashlib.sha256(
+        f"{document_id}\x1f{config.strategy}\x1f{config.size_tokens}\x1f{config.overlap_tokens}\x1f".encode()
+    )
     meta = dict(metadata or {})
     chunks = []
     for index, (a, b, prefix, tokens) in enumerate(counted):
+        digest = base.copy()
+        digest.update(str(index).encode())
         chunks.append(
-            Chunk(
-                id=hashlib.sha256(f"{base}{index}".encode()).hexdigest()[:32],
+            _chunk(
+                id=digest.hexdigest()[:32],
                 document_id=document_id,
                 index=index,
                 text=prefix + text[a:b],
@@ -774,3 +809,11 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def _chunk(**fields: Any) -> Chunk:
+    """A `Chunk` without its generated __init__, which (the class being frozen) sets each field through
+    object.__setattr__: five times slower, and a document makes thousands. The fields are the same."""
+    chunk = object.__new__(Chunk)
+    chunk.__dict__.update(fields)
+    return chunk
