@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from pydantic import ValidationError
@@ -386,3 +387,82 @@ def test_token_counts_are_exact_on_varied_prose() -> None:
         for size, overlap in [(32, 8), (100, 30), (256, 0)]:
             # WHEN it is chunked THEN each chunk's count is what the tokenizer says for its text
             assert_fits(chunk_document("prose", markdown, config(strategy, size, overlap)), size)
+
+
+# -- the contract on generated documents
+
+
+def generated_document(seed: int) -> str:
+    """Markdown of every kind the chunker reads: pages (and markers inside lines), headings, fences, tables, lists and
+    prose whose sentences end in varied ways, with accents, CJK, emoji and uneven whitespace."""
+    rng = random.Random(seed)
+    words = [
+        "naïve",
+        "café",
+        "it's",
+        "e.g.",
+        "3.5%",
+        "(see",
+        "below)",
+        "x86_64",
+        "Δelta",
+        "über",
+        "a",
+        "the",
+        "gateway",
+    ]
+    words += ["Install", "知识库", "🚀", "word", "Hello", "2024", "U.S.A.", "--", "«non»", "  ", "\t"]
+    endings = [".", "?", "!", ".)", "...", ":", ";", '."', "", " 42.", " —", "。"]
+    parts, page = [], 1
+    for _ in range(rng.randint(1, 50)):
+        roll = rng.random()
+        if roll < 0.1:
+            parts.append(f"<!-- page {page} -->\n")
+            page += 1
+        elif roll < 0.2:
+            parts.append("#" * rng.randint(1, 6) + " " + " ".join(rng.choices(words, k=rng.randint(1, 5))) + "\n\n")
+        elif roll < 0.25:
+            fence = rng.choice(["```", "~~~"])
+            lines = "".join("# " + " ".join(rng.choices(words, k=rng.randint(0, 12))) + "\n" for _ in range(9))
+            parts.append(f"{fence}py\n{lines}{rng.choice([fence, ''])}\n\n")
+        elif roll < 0.32:
+            rows = "".join(f"| {' '.join(rng.choices(words, k=rng.randint(1, 9)))} | {i} |\n" for i in range(40))
+            parts.append("| a | b |\n|---|---|\n" + rows + "\n")
+        elif roll < 0.38:
+            parts.append("".join(f"- {' '.join(rng.choices(words, k=rng.randint(1, 15)))}.\n" for _ in range(5)) + "\n")
+        else:
+            sentences = [
+                " ".join(rng.choices(words, k=rng.randint(1, 40))).capitalize() + rng.choice(endings)
+                for _ in range(rng.randint(1, 12))
+            ]
+            parts.append(rng.choice([" ", "  ", "\n"]).join(sentences) + rng.choice(["\n\n", "\n", "  \n\n", "\n \n"]))
+    return "".join(parts)
+
+
+def page_of(markdown: str) -> Callable[[int], int]:
+    """The page of a character: that of the last marker line before it, page 1 before the first."""
+    markers = [(m.start(), int(m.group(1))) for m in re.finditer(r"^<!-- page (\d+) -->\n", markdown, re.MULTILINE)]
+    starts = [at for at, _ in markers]
+    return lambda offset: markers[bisect.bisect_right(starts, offset) - 1][1] if starts and starts[0] <= offset else 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_contract_holds_on_generated_documents(seed: int) -> None:
+    # GIVEN generated markdown of every kind the chunker reads
+    markdown = generated_document(seed)
+    page = page_of(markdown)
+    for strategy in STRATEGIES:
+        for size, overlap in [(32, 8), (200, 50), (256, 0)]:
+            # WHEN it is chunked
+            chunks = chunk_document("generated", markdown, config(strategy, size, overlap))
+            # THEN each chunk's count is a fresh count of its text and fits, its span without markers is its text
+            # (or ends it, after a split table's repeated header), and its pages run from its first character's to
+            # its last's
+            assert_fits(chunks, size)
+            assert [c.index for c in chunks] == list(range(len(chunks)))
+            for chunk in chunks:
+                span = without_markers(markdown[chunk.start : chunk.end])
+                assert span == chunk.text or (strategy == "layout" and chunk.text.endswith("\n" + span)), chunk
+                first, last = page(chunk.start), page(chunk.end - 1)
+                assert chunk.pages[0] == first and chunk.pages[-1] == last, chunk
+                assert set(chunk.pages) <= set(range(first, last + 1)), chunk  # the generator numbers pages up

@@ -44,9 +44,10 @@ import functools
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise, repeat
+from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -114,7 +115,7 @@ class TiktokenTokenizer:
     def count(self, text: str) -> int:
         return len(self._encode(text))
 
-    def count_many(self, texts: Sequence[str]) -> list[int]:
+    def count_many(self, texts: Iterable[str]) -> list[int]:
         return list(map(len, map(self._encode, texts)))
 
 
@@ -127,8 +128,11 @@ def default_tokenizer() -> TiktokenTokenizer:
 _MARKER = re.compile(r"<!--[ \t]*page[ \t]+(\d+)[ \t]*-->[ \t]*(?:\r?\n|\Z)")
 # Where the cl100k pre-tokenizer always cuts, so that token counts add up across the cut: at a line start whose
 # first character is not whitespace, and before " word" after a non-space character (here: a sentence's end).
-_SENTENCE_CUT = re.compile(r"[.!?](?= [^\W\d_])")
+_SENTENCE_CUTS = [re.compile(rf"\{mark}(?= [^\W\d_])") for mark in ".!?"]
 _LINE_START = re.compile(r"\n(?=\S)")
+# a line start (not the text's) whose first characters may open a fence, a heading or a table row
+_SPECIAL_FIRST = "`~#|"
+_SPECIAL_LINE = re.compile(r"\n(?=```|~~~|#|\|)")
 # a blank line and the whitespace after it, up to the next line that starts with a non-space character
 _BLANK_LINE = re.compile(r"\n[ \t]*\n[ \t\n]*(?=\S)")
 _WORD_CUT = re.compile(r"(?<=\S)(?= [^\W\d_])")
@@ -137,6 +141,8 @@ _SENTENCE_END = re.compile("(?<=[.!?;:])(?=\\s)|(?<=[\u3002\uff01\uff1f\uff1b])"
 _WORD_START = re.compile(r"(?<=\S)(?=\s)")
 _HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t]*(?:#+[ \t]*)?$", re.MULTILINE)
 _TABLE_DELIMITER = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE)
+_SPACE = re.compile(r"\s")
+_SPACES = re.compile(r"\s+")
 _EDGE = 96  # characters searched for a cut near a chunk's end
 
 Atom = tuple[int, int, int]  # start, end, tokens
@@ -177,32 +183,42 @@ class _Document:
 
         line_starts = [0]
         line_starts += [m.end() for m in _LINE_START.finditer(text)]
-        bounds = sorted(line_starts + [m.end() for m in _SENTENCE_CUT.finditer(text)])
+        # one search per punctuation mark: each has a literal first character, which `re` finds fast
+        bounds = line_starts + [m.end() for cut in _SENTENCE_CUTS for m in cut.finditer(text)]
+        bounds.sort()
         if bounds[-1] != len(text):
             bounds.append(len(text))
         self.bounds = bounds
         self.heading_at: list[int] = []
         self.heading_end: list[int] = []
         self.heading_paths: list[tuple[str, ...]] = []
-        # only line starts need a look: the other units are sentences inside a line
-        kind_at: dict[int, str] = {}
+        # only line starts need a look (the other units are sentences inside a line), and of those only the ones
+        # whose first character can open a fence, a heading or a table row: the rest are text, or code in a fence
+        kind_at = dict.fromkeys(line_starts, "text")
+        special = [0] if text and text[0] in _SPECIAL_FIRST else []
+        special += [m.end() for m in _SPECIAL_LINE.finditer(text)]
         stack: list[tuple[int, str]] = []
-        fence = ""
-        for start in line_starts:
+        code_through = -1  # the line start of the open fence's closing line, once found
+        for start in special:
+            if start <= code_through or start not in kind_at:
+                continue  # inside a fence (marked with it), or not a line start
             first = text[start : start + 3]
-            kind = "text"
-            if fence:
-                kind = "code"
-                if first == fence:
-                    fence = ""
-                    kind = "fence_close"
-            elif first in ("```", "~~~"):
-                fence, kind = first, "fence_open"
+            if first in ("```", "~~~"):
+                kind_at[start] = "fence_open"
+                i = bisect_right(line_starts, start)
+                while i < len(line_starts) and text[line_starts[i] : line_starts[i] + 3] != first:
+                    kind_at[line_starts[i]] = "code"
+                    i += 1
+                if i < len(line_starts):
+                    kind_at[line_starts[i]] = "fence_close"
+                    code_through = line_starts[i]
+                else:
+                    code_through = len(text)
             elif first[:1] == "#":
                 line_end = text.find("\n", start)
                 heading = _HEADING.match(text, start, line_end if line_end >= 0 else len(text))
                 if heading:
-                    kind = "heading"
+                    kind_at[start] = "heading"
                     level = len(heading.group(1))
                     while stack and stack[-1][0] >= level:
                         stack.pop()
@@ -211,18 +227,19 @@ class _Document:
                     self.heading_end.append(heading.end())
                     self.heading_paths.append(tuple(title for _, title in stack))
             elif first[:1] == "|":
-                kind = "table"
-            kind_at[start] = kind
-        self.kinds = [kind_at.get(start, "cont") for start in bounds[:-1]]
+                kind_at[start] = "table"
+        self.kinds = list(map(kind_at.get, bounds[:-1], repeat("cont")))
         paragraph_ends = {m.end() for m in _BLANK_LINE.finditer(text)}
-        self.ends_paragraph = [end in paragraph_ends for end in bounds[1:]]
+        self.ends_paragraph = list(map(paragraph_ends.__contains__, islice(bounds, 1, None)))
+        # the units that end a paragraph, for walking a span paragraph by paragraph
+        self.paragraph_last = [i for i, ends in enumerate(self.ends_paragraph) if ends]
         self.counts: list[int] = []
         self.prefix: list[int] = [0]
         self._small: dict[str, int] = {}
         if count_units:
-            texts = [text[a:b] for a, b in pairwise(bounds)]
+            texts = map(text.__getitem__, map(slice, bounds, islice(bounds, 1, None)))
             many = getattr(tokenizer, "count_many", None)
-            self.counts = counts = many(texts) if many else [tokenizer.count(t) for t in texts]
+            self.counts = counts = many(texts) if many else list(map(tokenizer.count, texts))
             self.prefix = list(accumulate(counts, initial=0))
 
     # -- offsets, pages, headings
@@ -234,8 +251,11 @@ class _Document:
 
     def pages(self, start: int, end: int) -> tuple[int, ...]:
         first = bisect_right(self.page_at, start)
+        last = bisect_left(self.page_at, end)
+        if first == last:  # no page starts inside the span
+            return (self.page_no[first - 1] if first else 1,)
         pages = {self.page_no[first - 1] if first else 1}
-        for i in range(first, bisect_left(self.page_at, end)):
+        for i in range(first, last):
             if i + 1 < len(self.page_at) and self.page_at[i + 1] == self.page_at[i]:
                 continue  # an empty page: no character of the span is on it
             pages.add(self.page_no[i])
@@ -265,14 +285,22 @@ class _Document:
             return count(text[start:end])
         total = self.prefix[b] - self.prefix[a]
         if start < bounds[a]:
+            unit_start, unit_end = bounds[a - 1], bounds[a]
             word_end = start
-            if start - 1 == bounds[a - 1] and text[start - 1] == " ":
-                while word_end < bounds[a] and word_end - start < 64 and text[word_end].isalpha():
+            if text[start - 1] == " " and (start - 1 == unit_start or not text[start - 2].isspace()):
+                # " word" after a non-space character: the pre-tokenizer cuts before the space
+                while word_end < unit_end and word_end - start < 64 and text[word_end].isalpha():
                     word_end += 1
-            if word_end > start and (word_end == bounds[a] or not text[word_end].isalpha()):
-                # a sentence without its leading space: only its first word's tokens change (" Word" to "Word")
-                word = text[start:word_end]
-                total += self.counts[a - 1] - self.small(" " + word) + self.small(word)
+            if word_end > start and (word_end == unit_end or not (text[word_end].isalpha() or text[word_end] == "'")):
+                # the unit from that cut on, less its first word's space: only that word's tokens change (" Word"
+                # to "Word"); counted as the unit's count minus what is before the cut, or directly if shorter
+                space_at = start - 1
+                if space_at != unit_start and unit_end - space_at <= space_at - unit_start:
+                    total += count(text[start:unit_end])  # the shorter side: counted as it is
+                else:
+                    first_word = text[start:word_end]
+                    after = self.counts[a - 1] - (count(text[unit_start:space_at]) if space_at != unit_start else 0)
+                    total += after - self.small(" " + first_word) + self.small(first_word)
             else:
                 # the unit's count minus its words before the first cut after `start`, or the rest of it if shorter
                 cut = _word_cut_after(text, start, bounds[a])
@@ -331,16 +359,43 @@ class _Chunker:
     def recursive_atoms(self, start: int, end: int, limit: int) -> list[Atom]:
         """Paragraphs of at most `limit` tokens whole; bigger ones by lines, sentences, words, then tokens."""
         atoms: list[Atom] = []
-        units = self.doc.units(start, end)
-        first, total = 0, 0
-        for i, (_, _, tokens, _, ends_paragraph) in enumerate(units):
-            total += tokens
-            if ends_paragraph or i == len(units) - 1:
+        doc = self.doc
+        bounds, prefix, paragraph_last = doc.bounds, doc.prefix, doc.paragraph_last
+        counts, kinds = doc.counts, doc.kinds
+        first = max(bisect_right(bounds, start) - 1, 0)
+        last = min(bisect_left(bounds, end), len(bounds) - 1)  # the span's units are first .. last - 1
+        k = bisect_left(paragraph_last, first)
+        while first < last:
+            # a paragraph is the units up to one that ends it, or up to the span's last unit
+            final = paragraph_last[k] if k < len(paragraph_last) and paragraph_last[k] < last else last - 1
+            k += 1
+            a, b = max(bounds[first], start), min(bounds[final + 1], end)
+            if a == bounds[first] and b == bounds[final + 1]:  # whole units: counted already
+                total = prefix[final + 1] - prefix[first]
                 if total <= limit:
-                    atoms.append((units[first][0], units[i][1], total))
+                    atoms.append((a, b, total))
+                elif (
+                    kinds[first + 1 : final + 1].count("cont") == final - first
+                    and max(counts[first : final + 1]) <= limit
+                ):
+                    # one line of sentences that each fit: the sentences are the atoms, as _lines would make them
+                    atoms.extend(
+                        zip(
+                            bounds[first : final + 1],
+                            bounds[first + 1 : final + 2],
+                            counts[first : final + 1],
+                            strict=True,
+                        )
+                    )
                 else:
-                    self._lines(units[first : i + 1], limit, atoms)
-                first, total = i + 1, 0
+                    self._lines(doc.units(a, b), limit, atoms)
+            elif units := doc.units(a, b):  # cut by the span's edge: re-counted
+                total = sum(u[2] for u in units)
+                if total <= limit:
+                    atoms.append((units[0][0], units[-1][1], total))
+                else:
+                    self._lines(units, limit, atoms)
+            first = final + 1
         return atoms
 
     def _lines(self, units: list[Unit], limit: int, atoms: list[Atom]) -> None:
@@ -434,13 +489,13 @@ class _Chunker:
         size = self.size
         pieces: list[Piece] = []
         i, n = 0, len(atoms)
+        # a chunk from atom i holds atoms up to j - 1: the last j whose running total still fits
+        running = list(accumulate([atom[2] for atom in atoms], initial=0))
         carry_start, carry_tokens = -1, 0
         while i < n:
             start = carry_start if carry_start >= 0 else atoms[i][0]
-            total, j = carry_tokens, i
-            while j < n and total + atoms[j][2] <= size:
-                total += atoms[j][2]
-                j += 1
+            j = bisect_right(running, running[i] + size - carry_tokens, i, n + 1) - 1
+            total = carry_tokens + running[j] - running[i]
             if j == i:
                 if carry_start < 0:  # cannot happen: atoms are at most the size
                     j, total = i + 1, atoms[i][2]
@@ -593,13 +648,12 @@ def _next_word(text: str, at: int, end: int) -> int | None:
     """The first word start at or after `at` (after whitespace), if any before `end`."""
     if at > 0 and text[at - 1].isspace() and not text[at].isspace():
         return at
-    for i in range(at, min(end, at + _EDGE)):
-        if text[i].isspace():
-            j = i
-            while j < end and text[j].isspace():
-                j += 1
-            return j if j < end else None
-    return None
+    # the first whitespace within _EDGE characters, then the end of its run (\s is what str.isspace calls space)
+    space = _SPACE.search(text, at, min(end, at + _EDGE))
+    if space is None:
+        return None
+    word = _SPACES.match(text, space.start(), end)
+    return word.end() if word and word.end() < end else None
 
 
 def _blocks(units: list[Unit]) -> list[tuple[int, int, int, str, list[Unit]]]:
@@ -691,7 +745,7 @@ def chunk_document(
     tokenizer: Tokenizer | None = None,
 ) -> list[Chunk]:
     """The chunks of one extracted document, in order (see the module's docstring for the contract)."""
-    if not markdown.strip():
+    if not markdown or markdown.isspace():
         return []
     tokenizer = tokenizer or default_tokenizer()
     doc = _Document(markdown, tokenizer, count_units=config.strategy != "fixed")
@@ -711,10 +765,14 @@ def chunk_document(
     size = config.size_tokens
     counted: list[tuple[int, int, str, int]] = []
     for a, b, prefix, plain_start in pieces:
-        a, b = _strip(text, a, b)
-        if a >= b:
+        span = text[a:b]
+        stripped = span.strip()  # str.strip removes what str.isspace calls whitespace, as _strip does
+        if not stripped:
             continue
-        tokens = tokenizer.count(prefix + text[a:b]) if prefix else doc.count(a, b)
+        if len(stripped) < len(span):
+            a += span.find(stripped[0])  # the first non-whitespace character's first occurrence
+            b = a + len(stripped)
+        tokens = tokenizer.count(prefix + stripped) if prefix else doc.count(a, b)
         if tokens > size and plain_start > a:  # the estimated overlap made it too long: without it, it fits
             a, _ = _strip(text, plain_start, b)
             tokens = doc.count(a, b)
@@ -727,14 +785,18 @@ def chunk_document(
             if x < y:
                 counted.append((x, y, "", tokenizer.count(text[x:y])))
 
-    counted.sort(key=lambda piece: (piece[0], piece[1]))  # a re-cut chunk's parts can interleave with overlaps
-    base = f"{document_id}\x1f{config.strategy}\x1f{config.size_tokens}\x1f{config.overlap_tokens}\x1f"
+    counted.sort(key=itemgetter(0, 1))  # a re-cut chunk's parts can interleave with overlaps
+    base = hashlib.sha256(
+        f"{document_id}\x1f{config.strategy}\x1f{config.size_tokens}\x1f{config.overlap_tokens}\x1f".encode()
+    )
     meta = dict(metadata or {})
     chunks = []
     for index, (a, b, prefix, tokens) in enumerate(counted):
+        digest = base.copy()
+        digest.update(str(index).encode())
         chunks.append(
-            Chunk(
-                id=hashlib.sha256(f"{base}{index}".encode()).hexdigest()[:32],
+            _chunk(
+                id=digest.hexdigest()[:32],
                 document_id=document_id,
                 index=index,
                 text=prefix + text[a:b],
@@ -747,3 +809,11 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def _chunk(**fields: Any) -> Chunk:
+    """A `Chunk` without its generated __init__, which (the class being frozen) sets each field through
+    object.__setattr__: five times slower, and a document makes thousands. The fields are the same."""
+    chunk = object.__new__(Chunk)
+    chunk.__dict__.update(fields)
+    return chunk
