@@ -102,6 +102,8 @@ bench: venv ## every benchmark in bench/, each printing figures beside a baselin
 	$(VPY) bench/local_models.py
 	$(VPY) bench/vectorstore.py
 	$(VPY) bench/chunking.py
+	$(VPY) bench/extraction.py
+	$(VPY) bench/knowledge.py
 
 clean: ## remove build output and caches (not the virtualenvs or the offline state)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -39,6 +39,7 @@ os.environ.setdefault("DEFAULT_EMBEDDING_MODEL", "bench-embed")
 from gateway_fakes import MemoryStore  # noqa: E402
 
 from genai_core.config import load_area_settings  # noqa: E402
+from genai_core.observability import metrics  # noqa: E402
 from genai_core.gateway.catalogue import Catalogue, ModelEntry, Target  # noqa: E402
 from genai_core.gateway.providers.base import register  # noqa: E402
 from genai_core.gateway.service import GatewayService, GatewaySettings  # noqa: E402
@@ -90,6 +91,22 @@ class MemoryFiles:
         self.objects[key] = value
 
 
+class MemoryVectorStore:
+    """Writes that cost nothing and never wait for one another (an OpenSearch bulk per Lambda, minus the network)."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, Any] = {}
+
+    def create_index(self, collection_id: str, dimensions: int, space: str) -> None:
+        pass
+
+    def upsert(self, collection_id: str, chunks: list[Any]) -> None:
+        self.chunks.update((chunk.id, chunk) for chunk in chunks)
+
+    def count(self, collection_id: str) -> int:
+        return len(self.chunks)
+
+
 class MemoryRepository:
     def __init__(self) -> None:
         now = "2026-11-23T00:00:00Z"
@@ -105,6 +122,8 @@ class MemoryRepository:
 def fan_out(chunks: int) -> None:
     from genai_core.knowledge import files as keys
 
+    metrics.add_metric = lambda *args, **kwargs: None  # type: ignore[method-assign]  # EMF lines would flood stdout
+
     register("openai", f"{__name__}:SlowProvider")
     settings = load_area_settings(GatewaySettings)
     gateway = GatewayService(Catalogue(MemoryCatalogue(), defaults=None, max_age=60), MemoryStore(), settings)
@@ -116,8 +135,15 @@ def fan_out(chunks: int) -> None:
             for i in range(batch * CHUNK_BATCH, min(chunks, (batch + 1) * CHUNK_BATCH))
         ]
         files.write_json(keys.batch_key(APP, COLLECTION, DOCUMENT, batch), rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteVectorStore(str(Path(tmp) / "vectors.sqlite"))
+    base = {"app_id": APP, "collection_id": COLLECTION, "document_id": DOCUMENT, "embedding_model": MODEL}
+
+    def run_in_map(work: Any) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(MAP_CONCURRENCY) as pool:
+            list(pool.map(work, range(batches)))
+        return time.perf_counter() - started
+
+    def index_all(store: Any) -> float:
         pipeline = Pipeline(
             MemoryRepository(),  # type: ignore[arg-type]
             files,  # type: ignore[arg-type]
@@ -125,34 +151,30 @@ def fan_out(chunks: int) -> None:
             vector_store=lambda: store,
             embedder=GatewayEmbedder(lambda: gateway),
         )
-        base = {"app_id": APP, "collection_id": COLLECTION, "document_id": DOCUMENT, "embedding_model": MODEL}
-
-        def sleeps() -> float:
-            started = time.perf_counter()
-            with ThreadPoolExecutor(MAP_CONCURRENCY) as pool:
-                list(pool.map(lambda _: time.sleep(LATENCY), range(batches)))
-            return time.perf_counter() - started
-
-        def index_all() -> float:
-            started = time.perf_counter()
-            with ThreadPoolExecutor(MAP_CONCURRENCY) as pool:
-                list(pool.map(lambda b: pipeline.index_batch({**base, "batch": b}), range(batches)))
-            return time.perf_counter() - started
-
-        index_all()  # warm: the index exists, the threads' connections are open
-        baseline = statistics.median(sleeps() for _ in range(3))
-        ours = statistics.median(index_all() for _ in range(3))
+        run_in_map(lambda b: pipeline.index_batch({**base, "batch": b}))  # warm: index made, connections open
+        elapsed = statistics.median(run_in_map(lambda b: pipeline.index_batch({**base, "batch": b})) for _ in range(3))
         assert store.count(COLLECTION) == chunks
+        return elapsed
+
+    baseline = statistics.median(run_in_map(lambda _: time.sleep(LATENCY)) for _ in range(3))
+    parallel_writes = index_all(MemoryVectorStore())
+    with tempfile.TemporaryDirectory() as tmp:
+        embedded = index_all(SqliteVectorStore(str(Path(tmp) / "vectors.sqlite")))
     ideal = math.ceil(batches / MAP_CONCURRENCY) * LATENCY
     print(
         f"\nEmbedding fan-out: {chunks} chunks = {batches} batches of {CHUNK_BATCH}, Map MaxConcurrency "
         f"{MAP_CONCURRENCY}, provider latency {LATENCY * 1000:.0f} ms per call (median of 3)"
     )
-    print(f"  ideal (ceil(batches/concurrency) x latency)   {ideal:6.3f} s")
-    print(f"  baseline: the same pool only sleeping          {baseline:6.3f} s   {baseline / ideal:5.2f} x ideal")
-    print(
-        f"  index_batch (gateway, embed, sqlite upsert)  {ours:6.3f} s   {ours / ideal:5.2f} x ideal (target <= 1.25)"
-    )
+    rows = [
+        ("ideal: ceil(batches / concurrency) x latency", ideal),
+        ("baseline: the same pool, only the sleeps", baseline),
+        ("index_batch, writes in parallel (as OpenSearch)", parallel_writes),
+        ("index_batch, embedded SQLite store (one writer)", embedded),
+    ]
+    for label, seconds in rows:
+        print(f"  {label:<50} {seconds:6.3f} s   {seconds / ideal:5.2f} x ideal")
+    print("  target: within 1.25 x ideal. index_batch = read the batch, embed through the gateway service (limits,")
+    print("  usage record; in-memory store), write; the embedded store serializes its writers (~17 ms per batch).")
 
 
 # -- end to end ------------------------------------------------------------------------------------------------

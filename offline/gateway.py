@@ -179,8 +179,8 @@ class LocalApi:
             return self._gateway(None, "REQUEST_TOO_LARGE", "Request Too Long", request_id)
         hook = self.runtime_hooks.get((method, path))
         if hook is not None:
-            status, answer = hook(body)
-            return _json_reply(status, answer)
+            status, payload = hook(body)
+            return _json_reply(status, payload)
         if self.local_models is not None and path.startswith("/local-models/"):
             status, model_headers, answer = self.local_models.handle(method, path, lower, body)
             return Reply(status, [*model_headers.items(), ("x-request-id", request_id)], answer)

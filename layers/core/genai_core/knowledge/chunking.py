@@ -61,8 +61,8 @@ class ChunkingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strategy: Strategy = "layout"
-    size_tokens: int = Field(default=512, ge=32, le=8192)
-    overlap_tokens: int = Field(default=64, ge=0)
+    size_tokens: int = Field(default=512, ge=32, le=8192, strict=True)
+    overlap_tokens: int = Field(default=64, ge=0, strict=True)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingConfig:
