@@ -39,7 +39,6 @@ os.environ.setdefault("DEFAULT_EMBEDDING_MODEL", "bench-embed")
 from gateway_fakes import MemoryStore  # noqa: E402
 
 from genai_core.config import load_area_settings  # noqa: E402
-from genai_core.observability import metrics  # noqa: E402
 from genai_core.gateway.catalogue import Catalogue, ModelEntry, Target  # noqa: E402
 from genai_core.gateway.providers.base import register  # noqa: E402
 from genai_core.gateway.service import GatewayService, GatewaySettings  # noqa: E402
@@ -48,6 +47,7 @@ from genai_core.knowledge.models import Collection, Document  # noqa: E402
 from genai_core.knowledge.pipeline import Pipeline, PipelineSettings  # noqa: E402
 from genai_core.knowledge.service import CHUNK_BATCH, GatewayEmbedder  # noqa: E402
 from genai_core.knowledge.vectorstores.sqlite import SqliteVectorStore  # noqa: E402
+from genai_core.observability import metrics  # noqa: E402
 
 MAP_CONCURRENCY = json.loads((ROOT / "statemachines" / "ingest.asl.json").read_text())["States"]["IndexBatches"][
     "MaxConcurrency"

@@ -3,6 +3,7 @@ cache, fallbacks and cool-downs, usage records and counters, managed prompts, an
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,18 @@ from moto import mock_aws
 from genai_core import aws
 from genai_core.config import get_settings
 from genai_core.errors import InvalidRequest, NotFound, RateLimited, ServiceUnavailable, UpstreamError
+from genai_core.gateway import views
 from genai_core.gateway.catalogue import Catalogue, DynamoCatalogue, ModelEntry, Target
-from genai_core.gateway.models import ChatCompletionRequest, EmbeddingsRequest
+from genai_core.gateway.models import ChatCompletionRequest, EmbeddingsRequest, KnowledgeReference
 from genai_core.gateway.providers.base import ProviderRejected, ProviderRetryable
-from genai_core.gateway.service import CallContext, GatewayService, GatewaySettings
+from genai_core.gateway.service import (
+    SOURCES_INSTRUCTION,
+    CallContext,
+    GatewayService,
+    GatewaySettings,
+    Retriever,
+    Source,
+)
 from genai_core.gateway.store import AppSettings, DynamoGatewayStore, Limits
 from genai_core.gateway.types import ChatResult, EmbeddingResult, StreamEvent, Usage, stream_of
 from genai_core.prompts.models import CreatePromptRequest
@@ -143,7 +152,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
         prompts = PromptService(DynamoPromptRepository(client, tables["PromptsTable"]))
         provider = ScriptedProvider()
 
-        def make(**overrides: Any) -> GatewayService:
+        def make(retrieve: Retriever | None = None, **overrides: Any) -> GatewayService:
             settings = GatewaySettings.model_validate(
                 {
                     "STAGE": "test",
@@ -161,6 +170,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
                 render_prompt=lambda app, name, variables, version, label: prompts.render(
                     app, name, variables, version=version, label=label
                 ),
+                retrieve=retrieve,
                 provider=lambda name: provider,
                 sleep=lambda seconds: None,
             )
@@ -365,6 +375,82 @@ def test_a_managed_prompt_is_rendered_into_the_messages_and_named_in_the_usage_r
     # AND another app cannot use this app's prompt
     with pytest.raises(NotFound):
         gateway.service.chat(ctx(OTHER), request)
+
+
+def _sources(*pages: int) -> list[Source]:
+    return [
+        Source(
+            index=i,
+            collection_id="col_1",
+            document_id="doc_1",
+            filename="handbook.pdf",
+            chunk_id=f"chunk-{page}",
+            pages=(page,),
+            heading_path=("Handbook", f"Section {page}"),
+            score=1.0 / i,
+            text=f"Text of page {page}.",
+        )
+        for i, page in enumerate(pages, start=1)
+    ]
+
+
+def test_knowledge_puts_numbered_sources_before_the_question_and_the_answer_cites_them(gateway: Gateway) -> None:
+    searched: list[tuple[str, KnowledgeReference, str]] = []
+
+    def retrieve(app: str, reference: KnowledgeReference, query: str) -> list[Source]:
+        searched.append((app, reference, query))
+        return _sources(4, 2)
+
+    service = gateway.make(retrieve=retrieve)
+    # WHEN a chat names collections as knowledge, after a system message of its own
+    request = chat(
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "How do I claim expenses?"}]},
+        ],
+        knowledge={"collection_ids": ["col_1"], "k": 2, "mode": "lexical", "filter": {"team": "hr"}},
+    )
+    outcome = service.chat(ctx(), request)
+    # THEN the last user message's text was searched, for this app, with the request's k, mode and filter
+    ((app, reference, query),) = searched
+    assert (app, query, reference.k, reference.mode, reference.filter) == (
+        APP,
+        "How do I claim expenses?",
+        2,
+        "lexical",
+        {"team": "hr"},
+    )
+    # AND the provider got the sources as a system message right before the question, numbered with their places
+    _, sent = gateway.provider.calls[0]
+    assert [m.role for m in sent.messages] == ["system", "system", "user"]
+    sources = sent.messages[1].content
+    assert sources.startswith(SOURCES_INSTRUCTION)
+    assert "[1] handbook.pdf, page 4, Handbook > Section 4\nText of page 4." in sources
+    assert "[2] handbook.pdf, page 2, Handbook > Section 2\nText of page 2." in sources
+    # AND the response and the first chunk of a stream carry the citations
+    citations = views.chat_completion(outcome).model_dump()["citations"]
+    assert [(c["index"], c["page"], c["chunk_id"]) for c in citations] == [(1, 4, "chunk-4"), (2, 2, "chunk-2")]
+    first = views.event_stream(outcome, stream_of(outcome.result), include_usage=False).split("\n\n")[0]
+    assert json.loads(first.removeprefix("data: "))["citations"][0]["page"] == 4
+
+
+def test_knowledge_without_hits_or_question_and_without_retrieval(gateway: Gateway) -> None:
+    # GIVEN a search that finds nothing: the request goes as it was, with an empty list of citations
+    service = gateway.make(retrieve=lambda app, reference, query: [])
+    outcome = service.chat(ctx(), chat(knowledge={"collection_ids": ["col_1"]}))
+    assert [m.role for m in gateway.provider.calls[0][1].messages] == ["user"]
+    assert views.chat_completion(outcome).model_dump()["citations"] == []
+    # AND without citations, a plain completion has no citations field at all
+    plain = service.chat(ctx(), chat())
+    assert "citations" not in views.chat_completion(plain).model_dump()
+    # AND knowledge without a user message to search with is the caller's 400
+    assistant_only = chat(messages=[{"role": "assistant", "content": "Hello"}], knowledge={"collection_ids": ["col_1"]})
+    with pytest.raises(InvalidRequest) as refused:
+        service.chat(ctx(), assistant_only)
+    assert refused.value.param == "knowledge"
+    # AND a gateway without retrieval refuses knowledge rather than ignoring it
+    with pytest.raises(InvalidRequest):
+        gateway.service.chat(ctx(), chat(knowledge={"collection_ids": ["col_1"]}))
 
 
 def test_embeddings_are_billed_per_input_token_and_checked_against_the_model(gateway: Gateway) -> None:
