@@ -102,6 +102,9 @@ def test_chunks_fit_the_embedding_model_by_default_and_larger_ones_are_refused(
     # WHEN a collection names no chunking, THEN its chunks leave room for the headings within the model's limit
     default = world.collection(APP_A, "small-model")
     assert (default.chunking.size_tokens, default.chunking.overlap_tokens) == (256 - HEADING_ALLOWANCE, 26)
+    # AND so do the chunks of a strategy asked for without a size
+    paged = world.collection(APP_A, "paged", chunking=ChunkingConfig.model_validate({"strategy": "page"}))
+    assert (paged.chunking.strategy, paged.chunking.size_tokens, paged.chunking.overlap_tokens) == ("page", 208, 26)
     # AND a size beyond what the model takes is the caller's 400, naming the field and the limit
     with pytest.raises(InvalidRequest) as refused:
         world.collection(APP_A, "too-big", chunking=ChunkingConfig(size_tokens=512))

@@ -751,9 +751,14 @@ def _knowledge_retriever() -> Retriever | None:
     def retrieve(app_id: str, reference: KnowledgeReference, query: str) -> list[Source]:
         from genai_core.knowledge.service import get_knowledge_service
 
-        found = get_knowledge_service().search(
-            app_id, reference.collection_ids, query, reference.k, reference.mode, reference.filter
-        )
+        try:
+            found = get_knowledge_service().search(
+                app_id, reference.collection_ids, query, reference.k, reference.mode, reference.filter
+            )
+        except GenAIError as exc:  # name the request's own fields
+            if exc.param in {"collection_id", "filter"}:
+                exc.param = "knowledge.collection_ids" if exc.param == "collection_id" else "knowledge.filter"
+            raise
         return [
             Source(
                 index=i,

@@ -346,11 +346,17 @@ def _chunking_for(request: CreateCollectionRequest, model: str, window: int) -> 
     """Chunks the embedding model takes whole: the default size shrinks to the model's input limit, and a size asked
     for beyond it is refused (the model would cut the chunk, or the gateway refuse it)."""
     room = window - HEADING_ALLOWANCE
-    if "chunking" not in request.model_fields_set:
+    asked = request.chunking.model_fields_set
+    if "size_tokens" not in asked:
         size = max(32, min(request.chunking.size_tokens, room))
-        return request.chunking.model_copy(
-            update={"size_tokens": size, "overlap_tokens": min(request.chunking.overlap_tokens, size // 8)}
-        )
+        overlap = request.chunking.overlap_tokens if "overlap_tokens" in asked else min(64, size // 8)
+        if overlap >= size:
+            raise InvalidRequest(
+                f"chunking.overlap_tokens is {overlap}, but chunks for {model!r} hold {size} tokens; use less",
+                code="invalid_chunking",
+                param="chunking.overlap_tokens",
+            )
+        return request.chunking.model_copy(update={"size_tokens": size, "overlap_tokens": overlap})
     if request.chunking.size_tokens > room:
         raise InvalidRequest(
             f"chunking.size_tokens is {request.chunking.size_tokens}, but {model!r} embeds at most {window} tokens "
