@@ -29,9 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "core"), str(Path(__file__).resolve().parents[1])]
 
-from genai_core.knowledge.chunking import ChunkingConfig, chunk_document, default_tokenizer
+from genai_core.knowledge.chunking import ChunkingConfig, chunk_document, default_tokenizer  # noqa: E402
+from tests.fixtures.documents import WORDS  # noqa: E402
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "on", "el", "ar", "is", "ut", "ve", "do", "pe", "qua", "str"]
 
@@ -39,29 +40,7 @@ SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "on", "el", "ar", "is", "
 def generate(target_chars: int, seed: int = 7) -> str:
     """Pages of sections with paragraphs of sentences of made-up and common words, about `target_chars` long."""
     rng = random.Random(seed)
-    common = [
-        "the",
-        "of",
-        "and",
-        "to",
-        "in",
-        "is",
-        "that",
-        "for",
-        "it",
-        "as",
-        "with",
-        "on",
-        "by",
-        "this",
-        "be",
-        "are",
-        "from",
-        "at",
-        "or",
-        "an",
-        "which",
-    ]
+    common = WORDS[:21]  # the most frequent English words
     vocabulary = common * 3 + ["".join(rng.choices(SYLLABLES, k=rng.randint(1, 4))) for _ in range(5000)]
     parts: list[str] = []
     length, page = 0, 1

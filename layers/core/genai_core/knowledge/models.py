@@ -10,19 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from genai_core.knowledge.chunking import ChunkingConfig
+from genai_core.knowledge.extraction.models import SUPPORTED_CONTENT_TYPES, normalise_content_type
 from genai_core.knowledge.vectorstores.base import METADATA_KEY_PATTERN, RESERVED_KEYS, Filter
-
-# What registration accepts. The extraction package reads the same types; Textract reads PDFs and the images.
-CONTENT_TYPES: dict[str, str] = {
-    "application/pdf": "pdf",
-    "image/png": "image",
-    "image/jpeg": "image",
-    "image/tiff": "image",
-    "text/plain": "text",
-    "text/markdown": "markdown",
-    "text/html": "html",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-}
 
 Status = Literal["PENDING_UPLOAD", "QUEUED", "EXTRACTING", "CHUNKING", "INDEXING", "READY", "FAILED"]
 STEPS = ("extract", "chunk", "index")
@@ -76,7 +65,7 @@ class CreateDocumentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=MAX_FILENAME_CHARS)
-    content_type: str = Field(min_length=1, max_length=255, description=", ".join(CONTENT_TYPES))
+    content_type: str = Field(min_length=1, max_length=255, description=", ".join(SUPPORTED_CONTENT_TYPES))
     size_bytes: int = Field(
         ge=1, strict=True, description="The file's exact size; the upload URL only accepts a body of this length"
     )
@@ -93,8 +82,10 @@ class CreateDocumentRequest(BaseModel):
     @classmethod
     def _content_type(cls, value: str) -> str:
         normalised = normalise_content_type(value)
-        if normalised not in CONTENT_TYPES:
-            raise ValueError(f"content type {value!r} is not supported; supported: {', '.join(CONTENT_TYPES)}")
+        if normalised not in SUPPORTED_CONTENT_TYPES:
+            raise ValueError(
+                f"content type {value!r} is not supported; supported: {', '.join(SUPPORTED_CONTENT_TYPES)}"
+            )
         return normalised
 
     @field_validator("metadata")
@@ -125,11 +116,6 @@ class SearchRequest(BaseModel):
     def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         Filter.parse(value)  # ValueError names what is wrong
         return value
-
-
-def normalise_content_type(value: str) -> str:
-    """`Text/HTML; charset=utf-8` -> `text/html`."""
-    return value.split(";", 1)[0].strip().lower()
 
 
 # -- records -----------------------------------------------------------------------------------------------------

@@ -246,23 +246,52 @@ class DynamoKnowledgeRepository:
 
     def mark_queued(self, app_id: str, document_id: str, execution_arn: str, now: str) -> bool:
         """QUEUED with its execution; False when the document is gone (deleted before its upload was seen)."""
+        return self._set_status(
+            app_id,
+            document_id,
+            "QUEUED",
+            now,
+            "execution_arn = :arn REMOVE expires_at, #error, #cause, failed_step, #step, finished_at, "
+            "extract_started_at, chunk_started_at, index_started_at",
+            {":arn": execution_arn},
+        )
+
+    def record_failure(
+        self, app_id: str, document_id: str, error: str, message: str, now: str, step: str | None = None
+    ) -> None:
+        """FAILED, with the failed `step` (default: the step the record was in); a missing record stays missing."""
+        self._set_status(
+            app_id,
+            document_id,
+            "FAILED",
+            now,
+            "failed_step = if_not_exists(#step, :step), #error = :error, #cause = :cause, finished_at = :now",
+            {":step": step or "unknown", ":error": error, ":cause": message},
+        )
+
+    def _set_status(
+        self, app_id: str, document_id: str, status: str, now: str, more: str, values: dict[str, str]
+    ) -> bool:
+        """One conditional update of an existing record's status (and its gsi2 keys) plus `more`; False if gone."""
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=_app_key(app_id, "DOCUMENT", document_id),
                 ConditionExpression="attribute_exists(pk)",
                 UpdateExpression=(
-                    "SET #status = :status, execution_arn = :arn, updated_at = :now, gsi2pk = :gsi2pk, "
-                    "gsi2sk = :gsi2sk REMOVE expires_at, #error, #cause, failed_step, #step, finished_at, "
-                    "extract_started_at, chunk_started_at, index_started_at"
+                    "SET #status = :status, updated_at = :now, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk, " + more
                 ),
-                ExpressionAttributeNames={"#status": "status", "#error": "error", "#cause": "cause", "#step": "step"},
+                ExpressionAttributeNames={
+                    name: name[1:]
+                    for name in ("#status", "#error", "#cause", "#step")
+                    if name in more or name == "#status"
+                },
                 ExpressionAttributeValues={
-                    ":status": {"S": "QUEUED"},
-                    ":arn": {"S": execution_arn},
+                    ":status": {"S": status},
                     ":now": {"S": now},
-                    ":gsi2pk": {"S": "STATUS#QUEUED"},
+                    ":gsi2pk": {"S": f"STATUS#{status}"},
                     ":gsi2sk": {"S": f"{now}#{document_id}"},
+                    **{key: {"S": value} for key, value in values.items()},
                 },
             )
         except ClientError as exc:
@@ -270,34 +299,6 @@ class DynamoKnowledgeRepository:
                 return False
             raise
         return True
-
-    def record_failure(
-        self, app_id: str, document_id: str, error: str, message: str, now: str, step: str | None = None
-    ) -> None:
-        """FAILED, with the failed `step` (default: the step the record was in); a missing record stays missing."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=_app_key(app_id, "DOCUMENT", document_id),
-                ConditionExpression="attribute_exists(pk)",
-                UpdateExpression=(
-                    "SET #status = :status, failed_step = if_not_exists(#step, :step), #error = :error, "
-                    "#cause = :cause, updated_at = :now, finished_at = :now, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#step": "step", "#error": "error", "#cause": "cause"},
-                ExpressionAttributeValues={
-                    ":status": {"S": "FAILED"},
-                    ":step": {"S": step or "unknown"},
-                    ":error": {"S": error},
-                    ":cause": {"S": message},
-                    ":now": {"S": now},
-                    ":gsi2pk": {"S": "STATUS#FAILED"},
-                    ":gsi2sk": {"S": f"{now}#{document_id}"},
-                },
-            )
-        except ClientError as exc:
-            if not _is_conditional(exc):
-                raise
 
     def delete_document(self, app_id: str, document_id: str) -> None:
         self.client.delete_item(TableName=self.table, Key=_app_key(app_id, "DOCUMENT", document_id))
