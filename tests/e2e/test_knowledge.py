@@ -90,7 +90,7 @@ def _search(api: requests.Session, url: str, collection_id: str, **body: Any) ->
 def handbook(platform: Platform) -> dict[str, Any]:
     """The handbook PDF ingested into a fresh collection of the demo app."""
     api, url = _session(platform), platform.url
-    collection_id = _collection(api, url, chunking={"strategy": "page", "size_tokens": 256, "overlap_tokens": 0})
+    collection_id = _collection(api, url, chunking={"strategy": "page", "overlap_tokens": 0})
     data = text_pdf(HANDBOOK, header="ACME Corp - Internal", footer="Page {page} of {pages}")
     document = _ingest(api, url, collection_id, "handbook.pdf", "application/pdf", data, metadata={"team": "hr"})
     return {"collection_id": collection_id, "document": document, "data": data}
