@@ -60,6 +60,10 @@ class Hit:
     metadata: dict[str, MetadataValue]
 
 
+_NUMBER_TYPES = frozenset({int, float, bool})
+_is_number = _NUMBER_TYPES.__contains__
+
+
 def _is_value(value: object) -> bool:
     if isinstance(value, bool | int | str):
         return True
@@ -157,7 +161,8 @@ def validate_chunk(chunk: IndexedChunk, dimensions: int) -> None:
         raise ValueError(f"chunk {chunk.id!r}: document_id must be a non-empty string")
     if len(chunk.vector) != dimensions:
         raise ValueError(f"chunk {chunk.id!r}: vector has {len(chunk.vector)} dimensions, the index has {dimensions}")
-    if not all(isinstance(x, int | float) and math.isfinite(x) for x in chunk.vector):
+    # map() keeps the per-value work in C: a batch of 64 chunks of 1,024 dimensions is 65k values.
+    if not all(map(_is_number, map(type, chunk.vector))) or not all(map(math.isfinite, chunk.vector)):
         raise ValueError(f"chunk {chunk.id!r}: vector values must be finite numbers")
     for key, value in chunk.metadata.items():
         if not METADATA_KEY_PATTERN.fullmatch(key) or key in RESERVED_KEYS:

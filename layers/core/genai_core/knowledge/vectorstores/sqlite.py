@@ -25,6 +25,7 @@ a lock and `BEGIN IMMEDIATE`, and the busy timeout covers other processes on the
 from __future__ import annotations
 
 import json
+import operator
 import re
 import threading
 from array import array
@@ -269,7 +270,7 @@ class SqliteVectorStore:
         embedding = array("f", chunk.vector)
         db.execute(
             f"INSERT INTO {c.table('vectors')} (rowid, embedding, sqnorm) VALUES (?, ?, ?)",
-            (rowid, embedding.tobytes(), sum(x * x for x in embedding)),
+            (rowid, embedding.tobytes(), sum(map(operator.mul, embedding, embedding))),
         )
         if c.space != "innerproduct":
             db.execute(f"INSERT INTO {c.table('vec')} (rowid, embedding) VALUES (?, ?)", (rowid, embedding.tobytes()))
