@@ -165,11 +165,14 @@ def _counters(app_id: str, item: dict[str, Any]) -> DailyCounters:
     )
 
 
-# What an operator sees of a usage record: never the app's end-user id or request metadata.
+# What an operator sees of a usage record: never the app's end-user id or request metadata. Every name goes through
+# a placeholder (several, like `status` and `stream`, are DynamoDB reserved words).
 _RECORD_FIELDS = (
-    "sk, request_id, alias, kind, #target, prompt_name, prompt_version, prompt_tokens, completion_tokens, "
-    "cached_tokens, cost_usd, latency_ms, #status, error_code, cache_hit, stream"
-)
+    "sk", "request_id", "alias", "kind", "target", "prompt_name", "prompt_version", "prompt_tokens",
+    "completion_tokens", "cached_tokens", "cost_usd", "latency_ms", "status", "error_code", "cache_hit", "stream",
+)  # fmt: skip
+_PROJECTION = ", ".join(f"#f{i}" for i in range(len(_RECORD_FIELDS)))
+_PROJECTION_NAMES = {f"#f{i}": name for i, name in enumerate(_RECORD_FIELDS)}
 
 
 class DynamoUsageRecords:
@@ -182,8 +185,8 @@ class DynamoUsageRecords:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(app_id)},
-            "ProjectionExpression": _RECORD_FIELDS,
-            "ExpressionAttributeNames": {"#status": "status", "#target": "target"},
+            "ProjectionExpression": _PROJECTION,
+            "ExpressionAttributeNames": _PROJECTION_NAMES,
             "ScanIndexForward": False,  # sk starts with the call's time: newest first
             "Limit": limit,
         }
