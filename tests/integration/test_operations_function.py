@@ -234,8 +234,8 @@ def test_catalogue_crud_validates_and_records_each_change(env: dict[str, Any]) -
     assert [m["alias"] for m in listed["data"]] == ["team-chat"]
     status, _ = invoke(module, event("operations_delete_model"))
     assert status == 204
-    status, body = invoke(module, event("operations_delete_model"))
-    assert status == 404
+    status, missing = invoke(module, event("operations_delete_model"))
+    assert status == 404 and missing["error"]["code"] == "model_not_found"
 
     # THEN the trail has who did what, with before and after
     actions = [(a, action, target) for a, action, target, _, _ in trail.changes]
