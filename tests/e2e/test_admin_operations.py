@@ -109,7 +109,7 @@ def test_a_catalogue_entry_is_callable_within_the_cache_age_and_gone_after_delet
     assert bad.status_code == 400 and "output_price_per_1m" in bad.text
     # WHEN an admin puts a valid one
     put = admin.put(f"{url}/admin/models/{ALIAS}", json=entry, timeout=30)
-    assert put.status_code == 201, put.text
+    assert put.status_code == 200, put.text
     assert admin.get(f"{url}/admin/models/{ALIAS}", timeout=30).json()["alias"] == ALIAS
     # THEN the app can call it through the gateway within the catalogue's cache age (30 s)
     app = platform.session(platform.token(client_id=ops_app[0], secret=ops_app[1]))
