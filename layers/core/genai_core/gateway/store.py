@@ -7,7 +7,10 @@ Gateway table (`pk`/`sk` strings, `expires_at` epoch seconds for DynamoDB's TTL)
   `mc_<month>` cost this month in micro-USD. Attributes of past windows are removed as they are seen.
 - `APP#<app>` / `SETTINGS`: the app's limits and allowed models (written by the admin API; defaults otherwise).
 - `APP#<app>` / `DAY#<yyyy-mm-dd>#MODEL#<alias>`: daily per-app per-model counters (requests, errors, tokens in/
-  out/cached, cost, cache hits, latency sum), kept with atomic ADDs.
+  out/cached, cost, cache hits, latency sum, and a latency histogram: `lat_<b>` calls whose latency fell in bucket
+  `b`, see `latency_bucket`), kept with atomic ADDs; `usage_month` (`yyyy-mm`) is the key of the keys-only index
+  `gsi1` (`usage_month`, `sk`), through which the admin API finds every app's counters of a date range without
+  knowing the apps. The index is written once per item (the value never changes), not on every call.
 - `CACHE#<app>` / `<sha256 of the normalised request>`: a cached response (the key starts with the app: no app
   can read another's).
 - `TARGET` / `<target id>`: failures in the current window and `cooldown_until`, shared by every container.
@@ -17,6 +20,7 @@ Usage table: `pk=<app>`, `sk=<iso time>#<request id>`: one record per call, succ
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -29,6 +33,10 @@ from botocore.exceptions import ClientError
 from genai_core.errors import RateLimited
 
 MICROS = 1_000_000
+# Latency histogram of the daily counters: bucket b holds latencies in [2^(b/4), 2^((b+1)/4)) ms, so a percentile
+# read from it is within ~9% of the exact one, in at most ~80 attributes (1 ms to 10 min) of which a day uses few.
+LATENCY_BUCKET_PREFIX = "lat_"
+LATENCY_BUCKETS_PER_DOUBLING = 4
 # Counter attributes of the LIMITS item, by what they count; the window's key follows the prefix.
 _REQUESTS_MINUTE, _TOKENS_MINUTE, _TOKENS_DAY, _COST_MONTH = "rq_", "tk_", "td_", "mc_"
 _LIMIT_ATTRIBUTE_PREFIXES = (_REQUESTS_MINUTE, _TOKENS_MINUTE, _TOKENS_DAY, _COST_MONTH)
@@ -142,6 +150,16 @@ class GatewayStore(Protocol):
     def target_failed(self, target_id: str, now: float, *, threshold: int, window: float, cooldown: float) -> None: ...
 
     def target_recovered(self, target_id: str) -> None: ...
+
+
+def latency_bucket(latency_ms: int | float) -> int:
+    """The histogram bucket of a latency (under 1 ms counts as 1 ms)."""
+    return math.floor(math.log2(max(1.0, float(latency_ms))) * LATENCY_BUCKETS_PER_DOUBLING)
+
+
+def latency_bucket_bounds(bucket: int) -> tuple[float, float]:
+    """[low, high) of a bucket, in milliseconds."""
+    return 2 ** (bucket / LATENCY_BUCKETS_PER_DOUBLING), 2 ** ((bucket + 1) / LATENCY_BUCKETS_PER_DOUBLING)
 
 
 def _n(value: int | float | Decimal) -> dict[str, str]:
@@ -319,8 +337,11 @@ class DynamoGatewayStore:
                     "TableName": self.table,
                     "Key": {"pk": _s(f"APP#{usage.app_id}"), "sk": _s(f"DAY#{windows.day}#MODEL#{usage.alias}")},
                     "UpdateExpression": "ADD requests :one, errors :err, prompt_tokens :pt, completion_tokens :ct, "
-                    "cached_tokens :cached, cost_micros :cost, cache_hits :hit, latency_ms_sum :lat "
-                    "SET expires_at = if_not_exists(expires_at, :exp)",
+                    "cached_tokens :cached, cost_micros :cost, cache_hits :hit, latency_ms_sum :lat, #bucket :one "
+                    "SET expires_at = if_not_exists(expires_at, :exp), usage_month = :month",
+                    "ExpressionAttributeNames": {
+                        "#bucket": f"{LATENCY_BUCKET_PREFIX}{latency_bucket(usage.latency_ms)}"
+                    },
                     "ExpressionAttributeValues": {
                         ":one": _n(1),
                         ":err": _n(0 if ok else 1),
@@ -331,6 +352,7 @@ class DynamoGatewayStore:
                         ":hit": _n(1 if usage.cache_hit else 0),
                         ":lat": _n(usage.latency_ms),
                         ":exp": _n(epoch + self.counter_retention),
+                        ":month": _s(windows.day[:7]),
                     },
                 }
             }
