@@ -25,10 +25,28 @@ function pageFromHash(): PageName {
   return name in PAGES ? (name as PageName) : "apps";
 }
 
-function WhoAmI() {
-  const me = useLoad((api) => api.get<Record<string, unknown>>("/admin/whoami"), []);
-  const name = me.data && (me.data.email || me.data.username || me.data.sub || me.data.app_id);
-  return <span data-testid="whoami">{me.error ? "signed in" : String(name ?? "…")}</span>;
+/** The ID token's claims, for display only (the API checks the access token; nothing here trusts these). */
+function idClaims(idToken?: string): Record<string, unknown> {
+  try {
+    const payload = idToken!.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(payload)))) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** Who is signed in, as the admin API sees it (GET /admin/whoami), named by the ID token's email. */
+function WhoAmI({ idToken }: { idToken?: string }) {
+  const me = useLoad((api) => api.get<{ username?: string | null; admin?: boolean }>("/admin/whoami"), []);
+  const email = idClaims(idToken).email;
+  if (me.error) return <span className="error small" data-testid="whoami">{me.error.message}</span>;
+  if (!me.data) return <span data-testid="whoami">…</span>;
+  return (
+    <span data-testid="whoami" title={me.data.username ?? undefined}>
+      {String(email || me.data.username || "signed in")}
+      {me.data.admin === false && " (not in the admins group)"}
+    </span>
+  );
 }
 
 function Shell({ config, tokens, onSignedOut }: { config: PortalConfig; tokens: Tokens; onSignedOut: () => void }) {
@@ -55,7 +73,7 @@ function Shell({ config, tokens, onSignedOut }: { config: PortalConfig; tokens: 
           ))}
         </nav>
         <span className="who">
-          <WhoAmI />{" "}
+          <WhoAmI idToken={tokens.idToken} />{" "}
           <button type="button" className="secondary" onClick={() => window.location.assign(signOut(config))}>
             Sign out
           </button>
