@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv sam-venv checkov-venv run reset lint format validate build pytest test unit integration e2e fuzz openapi \
-	bench clean
+	bench clean portal portal-test browser deploy-portal
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,10 +72,41 @@ validate: venv sam-venv checkov-venv ## sam validate --lint, the state machine c
 	$(VPY) -m tools.check_asl template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
-build: sam-venv ## sam build, with the Lambda runtime's Python on PATH
+build: sam-venv portal ## sam build (the Lambda runtime's Python on PATH) and the admin portal
 	PATH="$(dir $(PY)):$$PATH" $(SAM) build --cached
 
-pytest: venv ## all tests: unit, contract, integration and e2e (the e2e ones start the offline runtime)
+# The admin portal (admin-ui/): npm ci from the committed lockfile, then the Vite build into admin-ui/dist, which
+# the offline runtime serves at /admin/ and make deploy-portal uploads. Needs Node.js 20+ and npm.
+admin-ui/node_modules/.installed: admin-ui/package.json admin-ui/package-lock.json
+	cd admin-ui && npm ci --no-audit --no-fund
+	touch $@
+
+portal: admin-ui/node_modules/.installed ## build the admin portal into admin-ui/dist (Node.js 20+)
+	cd admin-ui && npm run build
+
+portal-test: admin-ui/node_modules/.installed ## the admin portal's unit tests (Vitest)
+	cd admin-ui && npm test
+
+browser: venv portal ## the admin portal's browser test (Debian's chromium; screenshots in test-artifacts/portal/)
+	$(VPY) -m pytest tests/browser
+
+# Uploads the portal's build to the stack's bucket and invalidates CloudFront; config.json is the stack's own
+# (custom resource PortalConfig) and is never overwritten or deleted here. Hashed assets of older builds stay (a tab
+# still open on one keeps working; versioning expires replaced objects). STACK defaults to samconfig's name.
+STACK ?= $(shell sed -n 's/^stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -1)
+deploy-portal: portal ## upload admin-ui/dist to the deployed stack (aws CLI; make deploy-portal STACK=...)
+	@bucket=$$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	    --query "Stacks[0].Outputs[?OutputKey=='PortalBucketName'].OutputValue" --output text) && \
+	dist=$$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	    --query "Stacks[0].Outputs[?OutputKey=='PortalDistributionId'].OutputValue" --output text) && \
+	aws s3 sync admin-ui/dist/assets "s3://$$bucket/admin/assets" --cache-control "public,max-age=31536000,immutable" && \
+	aws s3 sync admin-ui/dist "s3://$$bucket/admin" --delete --exclude "assets/*" --exclude config.json \
+	    --cache-control "no-cache" && \
+	aws cloudfront create-invalidation --distribution-id "$$dist" --paths "/admin/" "/admin/index.html" >/dev/null && \
+	echo "portal: $$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	    --query "Stacks[0].Outputs[?OutputKey=='PortalUrl'].OutputValue" --output text)"
+
+pytest: venv portal ## all tests: unit, contract, integration, e2e and browser (these start the offline runtime)
 	$(VPY) -m pytest
 
 unit: venv
@@ -90,7 +121,7 @@ e2e: venv
 fuzz: venv ## schemathesis over every route of the served OpenAPI document (bounded; part of make test)
 	$(VPY) -m pytest tests/e2e/test_fuzz.py
 
-test: lint validate build pytest ## every check: lint, template validation, build, tests
+test: lint validate build portal-test pytest ## every check: lint, template validation, build, tests
 
 openapi: venv ## regenerate functions/system/openapi.json and docs/api.md from the routes
 	$(VPY) -m tools.openapi
@@ -106,4 +137,4 @@ bench: venv ## every benchmark in bench/, each printing figures beside a baselin
 	$(VPY) bench/knowledge.py
 
 clean: ## remove build output and caches (not the virtualenvs or the offline state)
-	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache admin-ui/dist test-artifacts

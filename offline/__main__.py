@@ -37,6 +37,7 @@ def _banner(runtime: OfflineRuntime, started: float) -> str:
         f"  API             {url}/v1   (OpenAI base_url)",
         f"  Token endpoint  {url}/oauth2/token",
         f"  Local models    {url}/local-models/v1   (offline-echo, minilm; any API key)",
+        f"  Admin portal    {runtime.portal_url}   (sign in as the admin user below)",
         f"  Model aliases   {', '.join(runtime.model_aliases) or '(none)'}   (GET /v1/models)",
         f"  AWS (moto)      {runtime.moto_url}",
         f"  State           {runtime.config.state_dir}  (logs in {runtime.config.state_dir / 'logs'})",

@@ -29,6 +29,7 @@ from offline.auth import AuthorizerDenied, ClientLookup, OAuthError, TokenServic
 from offline.functions import FunctionError, FunctionPool, FunctionTimeout
 from offline.hosted_ui import HostedUi
 from offline.local_models import LocalModels
+from offline.portal import Portal
 from offline.sam import Route
 
 log = logging.getLogger("offline.gateway")
@@ -138,6 +139,7 @@ class LocalApi:
         access_log: Callable[[str], None] = log.info,
         local_models: LocalModels | None = None,
         runtime_hooks: dict[tuple[str, str], Callable[[bytes], tuple[int, dict[str, Any]]]] | None = None,
+        portal: Portal | None = None,
     ) -> None:
         self.routes = compile_routes(routes)
         self.pool = pool
@@ -152,6 +154,7 @@ class LocalApi:
         self.local_models = local_models  # the runtime's own OpenAI-compatible models, outside the template
         # The runtime's own endpoints under /_offline/ (e.g. Textract results to hand out), outside the template.
         self.runtime_hooks = runtime_hooks or {}
+        self.portal = portal  # the admin portal's static files and config.json at /admin/, outside the template
 
     def _gateway(
         self, api_id: str | None, response_type: str, message: str, request_id: str, status: int | None = None
@@ -173,6 +176,10 @@ class LocalApi:
                 self.hosted_ui.authorize(split.query) if method == "GET" else self.hosted_ui.login(body)
             )
             return Reply(status, page_headers, page)
+        if self.portal is not None:
+            served = self.portal.handle(method, path)
+            if served is not None:
+                return Reply(*served)
         if path.endswith("/.well-known/jwks.json") and method == "GET":
             return _json_reply(200, self.tokens.jwks())
         if len(body) > MAX_PAYLOAD_BYTES:

@@ -34,6 +34,12 @@ SKIPPED_TYPES = {
     "AWS::OpenSearchServerless::AccessPolicy",
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::OriginAccessControl",
+    # The admin portal's CloudFront side and the custom resource writing its config.json: offline the runtime
+    # serves the portal and generates config.json itself (offline/portal.py).
+    "AWS::CloudFront::Function",
+    "AWS::CloudFront::ResponseHeadersPolicy",
+    "AWS::Lambda::Function",
+    "Custom::PortalConfig",
     "AWS::ApiGateway::Account",
 }
 # Types the runtime itself serves (functions, layers, APIs): nothing to create in moto.

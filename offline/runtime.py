@@ -26,6 +26,7 @@ from offline.gateway import ApiServer, LocalApi
 from offline.hosted_ui import HostedUi
 from offline.local_models import LocalModels
 from offline.persistence import DirtyTracker, StateStore, start_moto
+from offline.portal import Portal, PortalConfig, offline_config
 from offline.provision import provision
 from offline.sam import Application, read_application
 from offline.sqs_events import SqsEventSources
@@ -42,6 +43,9 @@ OFFLINE_PARAMETERS = {"DefaultEmbeddingModel": "minilm"}
 # POST here the Textract blocks the next analysis of a document should return (nothing offline reads images).
 TEXTRACT_RESULTS_PATH = "/_offline/textract/results"
 ADMIN_EMAIL = "admin@example.com"
+# The admin portal's app client (template: AdminPortalClient) and where its build is served from.
+PORTAL_CLIENT_NAME = "admin-portal"
+PORTAL_DIST = Path("admin-ui") / "dist"
 
 
 @dataclass
@@ -77,6 +81,7 @@ class OfflineRuntime:
         self.app: Application | None = None
         self.credentials: Credentials | None = None
         self.model_aliases: list[str] = []
+        self.portal_client_id: str | None = None
         self._stoppers: list[Any] = []
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -119,10 +124,11 @@ class OfflineRuntime:
             stack_name=cfg.stack_name,
             region=cfg.region,
             account_id=ACCOUNT_ID,
-            parameter_overrides={**OFFLINE_PARAMETERS, **cfg.parameters},
+            parameter_overrides={**OFFLINE_PARAMETERS, "AdminPortalUrl": self.portal_url, **cfg.parameters},
         )
         provision(self.stack, self.client)
         self._restore_state()
+        self.portal_client_id = self._register_portal_callback()
         self.app = read_application(self.stack)
         self.credentials = self._seed()
         self.model_aliases = seed_catalogue(self.app, self.client("dynamodb"), f"{self.api_server.url}/local-models/v1")
@@ -187,6 +193,57 @@ class OfflineRuntime:
             self.store.save_if_dirty()
 
         self._stoppers.append(final_save)
+
+    @property
+    def base_url(self) -> str:
+        """The runtime's URL as the portal uses it: `localhost`, the only http host the template's AdminPortalUrl
+        (the portal client's callback) allows, at the port the API listens on."""
+        assert self.api_server
+        return f"http://localhost:{self.api_server.server_address[1]}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"{self.base_url}/admin/"
+
+    def _register_portal_callback(self) -> str | None:
+        """The portal client's id, its callback and sign-out URLs being this runtime's portal URL.
+
+        A restored state keeps the client of an earlier run, whose callback may name another port: the current
+        URL is put first (kept with the others, so a state folder can be shared by runtimes on two ports).
+        """
+        idp = self.client("cognito-idp")
+        for pool_id in self._domain_pool_ids():
+            clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+            for summary in clients:
+                if summary["ClientName"] != PORTAL_CLIENT_NAME:
+                    continue
+                client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=summary["ClientId"])[
+                    "UserPoolClient"
+                ]
+                callbacks = client.get("CallbackURLs") or []
+                if callbacks[:1] != [self.portal_url]:
+                    urls = [self.portal_url, *(u for u in callbacks if u != self.portal_url)]
+                    logouts = [self.portal_url, *(u for u in client.get("LogoutURLs") or [] if u != self.portal_url)]
+                    keep = {
+                        k: client[k]
+                        for k in (
+                            "ClientName",
+                            "AllowedOAuthFlows",
+                            "AllowedOAuthScopes",
+                            "AllowedOAuthFlowsUserPoolClient",
+                            "SupportedIdentityProviders",
+                            "ExplicitAuthFlows",
+                        )
+                        if k in client
+                    }
+                    idp.update_user_pool_client(
+                        UserPoolId=pool_id, ClientId=client["ClientId"], CallbackURLs=urls, LogoutURLs=logouts, **keep
+                    )
+                return str(client["ClientId"])
+        return None
+
+    def _portal_config(self) -> PortalConfig | None:
+        return offline_config(self.base_url, self.portal_client_id) if self.portal_client_id else None
 
     def _function_env(self) -> dict[str, str]:
         return {
@@ -280,6 +337,7 @@ class OfflineRuntime:
             hosted_ui=HostedUi(tokens, self._lookup_client, self._verify_user),
             local_models=LocalModels(),
             runtime_hooks={("POST", TEXTRACT_RESULTS_PATH): textract_results},
+            portal=Portal(cfg.template.parent / PORTAL_DIST, self._portal_config),
         )
         assert self.api_server
         self.api_server.start(api)
