@@ -50,6 +50,8 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 checkov-venv: $(CHECKOV_VENV)/.installed ## checkov in a virtualenv of its own (it pins many packages of its own)
 
 run: venv ## start the whole platform offline on 127.0.0.1:3000 (make run PORT=... STATE=...; state in .local/)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory portal; \
+	else echo "npm not found: the admin portal at /admin/ is not built (it needs Node.js 20+)"; fi
 	$(VPY) -m offline run --port $(PORT) --state-dir $(STATE)
 
 reset: ## wipe the offline state (tables, files, credentials, logs)
@@ -81,8 +83,14 @@ admin-ui/node_modules/.installed: admin-ui/package.json admin-ui/package-lock.js
 	cd admin-ui && npm ci --no-audit --no-fund
 	touch $@
 
-portal: admin-ui/node_modules/.installed ## build the admin portal into admin-ui/dist (Node.js 20+)
+PORTAL_SOURCES := $(shell find admin-ui/src admin-ui/public -type f 2>/dev/null) \
+	$(wildcard admin-ui/index.html admin-ui/vite.config.* admin-ui/tsconfig*.json)
+
+admin-ui/dist/index.html: admin-ui/node_modules/.installed $(PORTAL_SOURCES)
 	cd admin-ui && npm run build
+	touch $@
+
+portal: admin-ui/dist/index.html ## build the admin portal into admin-ui/dist (Node.js 20+; only when its sources changed)
 
 portal-test: admin-ui/node_modules/.installed ## the admin portal's unit tests (Vitest)
 	cd admin-ui && npm test
