@@ -205,7 +205,7 @@ def test_app_tokens_get_403_on_admin_routes(stack: Stack) -> None:
     ev = event("admin_list_apps")
     ev["requestContext"]["authorizer"]["claims"] = event("system_whoami")["requestContext"]["authorizer"]["claims"]
     response = stack.admin.lambda_handler(ev, Context())
-    assert response["statusCode"] == 403
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"]["code"] == "insufficient_scope"
 
 
 def test_other_admin_areas_audit_through_the_module(stack: Stack) -> None:
