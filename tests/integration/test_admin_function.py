@@ -221,3 +221,14 @@ def test_other_admin_areas_audit_through_the_module(stack: Stack) -> None:
     assert [e.action for e in first + second] == ["model.update", "model.create"]
     assert second[0].after == {"alias": "m1", "api_key": audit.REDACTED}
     assert [e.target for e in audit.list()[0]] == ["model:m2", "model:m1", "model:m1"]
+
+
+@pytest.mark.parametrize("listing", ["admin_list_apps", "admin_list_audit"])
+def test_a_next_token_of_another_listing_is_a_400(stack: Stack, listing: str) -> None:
+    from genai_core.pagination import encode_token
+
+    # GIVEN tokens this API could have issued for another listing, or never
+    for start in [{"pk": {"S": "AUDIT"}}, {"x": 1}, {"pk": {"S": "APP#x"}, "sk": {"N": "1"}}]:
+        status, body = stack.call(listing, query={"next_token": str(encode_token(start))})
+        # THEN the listing answers 400 naming next_token, never a 500
+        assert status == 400 and body["error"]["param"] == "next_token", body

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from genai_core import aws
 from genai_core.config import Settings, load_area_settings
+from genai_core.errors import InvalidRequest
 from genai_core.pagination import decode_token, encode_token
 
 # Keys whose values never enter the trail, wherever they appear in before/after.
@@ -68,6 +69,25 @@ def new_entry(
     actor: str, action: str, target: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> AuditEntry:
     return AuditEntry(uuid.uuid4().hex, datetime.now(UTC), actor, action, target, redact(before), redact(after))
+
+
+def checked_start(
+    start: dict[str, Any] | None, fixed: dict[str, str], prefixed: dict[str, str]
+) -> dict[str, Any] | None:
+    """A decoded next_token as an ExclusiveStartKey, if it is one this listing issued: the keys and values it must
+    have (`fixed`) and the keys whose values start with a prefix; a 400 otherwise (DynamoDB would answer a 500)."""
+    if start is None:
+        return None
+    wanted = set(fixed) | set(prefixed)
+    values = {k: v.get("S") if isinstance(v, dict) and set(v) == {"S"} else None for k, v in start.items()}
+    if (
+        set(values) != wanted
+        or any(not isinstance(v, str) or not v for v in values.values())
+        or any(values[k] != v for k, v in fixed.items())
+        or any(not str(values[k]).startswith(v) for k, v in prefixed.items())
+    ):
+        raise InvalidRequest("next_token does not belong to this listing", param="next_token")
+    return start
 
 
 def _iso(moment: datetime) -> str:
@@ -129,7 +149,12 @@ class DynamoAuditLog:
             }
         else:
             request |= {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": AUDIT_PK}}}
-        start = decode_token(next_token)
+        if target:
+            start = checked_start(
+                decode_token(next_token), {"gsi1pk": f"AUDIT#{target}"}, {"pk": "", "sk": "", "gsi1sk": ""}
+            )
+        else:
+            start = checked_start(decode_token(next_token), {"pk": AUDIT_PK}, {"sk": ""})
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from genai_core.admin.audit import AuditEntry, DynamoAuditLog
+from genai_core.admin.audit import AuditEntry, DynamoAuditLog, checked_start
 from genai_core.admin.models import AppRecord
 from genai_core.errors import Conflict
 from genai_core.gateway.store import settings_item
@@ -137,7 +137,7 @@ class DynamoAppRepository:
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
         }
-        key = start
+        key = checked_start(start, {"gsi1pk": "APPS", "sk": "APP"}, {"pk": "APP#", "gsi1sk": ""})
         while True:
             page = {**request, "Limit": limit - len(items)}
             if key:
