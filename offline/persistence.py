@@ -231,9 +231,10 @@ class MotoServer:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
-        from offline import moto_transactions
+        from offline import moto_cognito_secrets, moto_transactions
 
         moto_transactions.install()  # relies on SerializedRequests below
+        moto_cognito_secrets.install()
 
         app: WSGIApplication = SerializedRequests(DomainDispatcherApplication(create_backend_app))
         if self.tracker is not None:

@@ -371,18 +371,11 @@ class OfflineRuntime:
             props = self.stack.resolve(spec["Properties"])
             if props["UserPoolId"] == app_pool:
                 scopes += [f"{props['Identifier']}/{s['ScopeName']}" for s in props.get("Scopes") or []]
-        client = idp.create_user_pool_client(
-            UserPoolId=app_pool,
-            ClientName=DEMO_APP_NAME,
-            GenerateSecret=True,
-            AllowedOAuthFlows=["client_credentials"],
-            AllowedOAuthScopes=scopes,
-            AllowedOAuthFlowsUserPoolClient=True,
-        )["UserPoolClient"]
+        client_id, client_secret = _layer_create_app_client()(idp, app_pool, DEMO_APP_NAME, scopes)
         admin_user, admin_password = self._seed_admin(idp)
         creds = Credentials(
-            client_id=client["ClientId"],
-            client_secret=client["ClientSecret"],
+            client_id=client_id,
+            client_secret=client_secret,
             scopes=tuple(scopes),
             admin_username=admin_user,
             admin_password=admin_password,
@@ -439,6 +432,19 @@ def make_private(state_dir: Path) -> None:
                 path.chmod(private)
         except OSError as exc:  # not ours, or gone meanwhile
             log.warning("could not make %s readable by its owner only: %s", path, exc)
+
+
+def _layer_create_app_client() -> Any:
+    """The layer's `create_app_client` (the one the admin API calls), loaded from its file: the runtime process does
+    not put the layer on its path (the functions' processes do), and that module needs nothing else of the layer."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "layers" / "core" / "genai_core" / "admin" / "clients.py"
+    spec = importlib.util.spec_from_file_location("offline_layer_admin_clients", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.create_app_client
 
 
 def _password() -> str:

@@ -20,6 +20,8 @@ def use_mocked_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -
     """The environment a function sees, with fake credentials for moto's in-process mock (and no endpoint override
     left over from an offline runtime), and the cached settings and clients cleared."""
     from genai_core import aws
+    from genai_core.admin import audit, status
+    from genai_core.admin.service import get_admin_service
     from genai_core.config import get_settings
 
     for key, value in {
@@ -33,3 +35,6 @@ def use_mocked_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     get_settings.cache_clear()
     aws.client.cache_clear()
+    status.reset()
+    audit.get_audit_log.cache_clear()
+    get_admin_service.cache_clear()

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genai_core.api import create_app, current_caller, handle
+from genai_core.api import create_app, current_actor, handle
 from genai_core.gateway.catalogue import ModelEntry
 from genai_core.knowledge.models import Status
 from genai_core.observability import logger
@@ -26,11 +26,6 @@ from genai_core.scopes import ADMIN
 
 TAGS = ["Admin"]
 app = create_app()
-
-
-def _actor() -> str:
-    caller = current_caller(app)
-    return caller.username or caller.app_id
 
 
 @app.get("/admin/usage", security=ADMIN, tags=TAGS, summary="Usage and cost per day, model or app over a date range")
@@ -89,12 +84,12 @@ def get_model(alias: str) -> ModelEntry:
 )
 def put_model(alias: str, body: ModelEntryBody) -> ModelEntry:
     # 200 for a creation too: one documented answer for a PUT that creates or replaces (the audit trail tells which).
-    return get_operations_service().put_model(_actor(), alias, body)[0]
+    return get_operations_service().put_model(current_actor(app), alias, body)[0]
 
 
 @app.delete("/admin/models/<alias>", security=ADMIN, tags=TAGS, status_code=204, summary="Remove a catalogue entry")
 def delete_model(alias: str) -> Response[str]:
-    get_operations_service().delete_model(_actor(), alias)
+    get_operations_service().delete_model(current_actor(app), alias)
     return Response(204, None, "")
 
 

@@ -113,9 +113,10 @@ class Platform:
         )
 
 
-def start_platform(state_dir: Path, log_path: Path) -> Platform:
+def start_platform(state_dir: Path, log_path: Path, parameters: dict[str, str] | None = None) -> Platform:
     port, moto_port = free_port(), free_port()
     log = log_path.open("ab")
+    overrides = [arg for name, value in (parameters or {}).items() for arg in ("--parameter", f"{name}={value}")]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -128,6 +129,7 @@ def start_platform(state_dir: Path, log_path: Path) -> Platform:
             str(moto_port),
             "--state-dir",
             str(state_dir),
+            *overrides,
         ],
         cwd=ROOT,
         stdout=log,
@@ -163,6 +165,7 @@ def stop_platform(platform: Platform) -> int:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     base = tmp_path_factory.mktemp("platform")
-    running = start_platform(base / "state", base / "runtime.log")
+    # Functions re-read an app's status every 2 s instead of 30: the admin tests see a disabled app refused quickly.
+    running = start_platform(base / "state", base / "runtime.log", {"AppStatusMaxAgeSeconds": "2"})
     yield running
     stop_platform(running)

@@ -123,6 +123,13 @@ def test_a_catalogue_entry_is_callable_within_the_cache_age_and_gone_after_delet
     assert admin.delete(f"{url}/admin/models/{ALIAS}", timeout=30).status_code == 204
     assert admin.get(f"{url}/admin/models/{ALIAS}", timeout=30).status_code == 404
     assert eventually(lambda: status() == 404), "the deleted alias stayed callable"
+    # AND the audit trail has both changes, by the signed-in admin, with the entry before and after
+    trail = admin.get(f"{url}/admin/audit", params={"limit": 100}, timeout=30).json()["data"]
+    changes = [e for e in trail if e["target"] == f"model/{ALIAS}"]
+    assert [e["action"] for e in changes] == ["model.delete", "model.create"]
+    assert changes[0]["before"]["alias"] == ALIAS and changes[0]["after"] is None
+    admin_name = admin.get(f"{url}/admin/whoami", timeout=30).json()["username"]
+    assert {e["actor"] for e in changes} == {admin_name}
 
 
 def test_a_failed_document_shows_with_its_reason(

@@ -233,6 +233,12 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
     return caller_from_event(app.current_event.raw_event)
 
 
+def current_actor(app: APIGatewayRestResolver) -> str:
+    """Who an audit entry names: the signed-in user (an admin), else the app."""
+    caller = current_caller(app)
+    return caller.username or caller.app_id
+
+
 def _proxy_error(exc: GenAIError) -> dict[str, Any]:
     response = error_response(exc)
     headers = {"Content-Type": [content_types.APPLICATION_JSON]}
@@ -245,12 +251,31 @@ def _proxy_error(exc: GenAIError) -> dict[str, Any]:
     }
 
 
+def check_app_status(event: dict[str, Any]) -> None:
+    """Refuse a disabled or deleted app on any route, whatever its token says (`genai_core.admin.status`).
+
+    People of the admin pool (their tokens name a user) and unauthenticated routes are not apps."""
+    try:
+        caller = caller_from_event(event)
+    except Unauthenticated:
+        return
+    if caller.username is not None:
+        return
+    from genai_core.admin.status import get_status_check
+
+    check = get_status_check()
+    if check is not None:
+        check.require_active(caller.app_id)
+
+
 def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Guard the body, resolve the event, and stamp the request id and `no-store` on the response.
+    """Guard the body and the app's status, resolve the event, and stamp the request id and `no-store` on the
+    response.
 
     Responses are per caller and change when a label moves, so no cache between the app and the API may keep them.
     """
     try:
+        check_app_status(event)
         check_body(event)
     except GenAIError as exc:
         response = _proxy_error(exc)

@@ -274,7 +274,8 @@ class GatewayService:
     # -- checks --------------------------------------------------------------------------------------------------
     def _app(self, app_id: str) -> AppSettings:
         settings: AppSettings | None = self._apps.get(app_id, lambda: self.store.app_settings(app_id))
-        return settings or AppSettings(self.settings.default_limits)
+        defaults = self.settings.default_limits
+        return settings.with_default_limits(defaults) if settings is not None else AppSettings(defaults)
 
     def _entry(self, app: AppSettings, alias: str, kind: str) -> ModelEntry:
         entry = self.catalogue.get(alias)

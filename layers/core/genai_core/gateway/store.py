@@ -23,7 +23,7 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -52,10 +52,54 @@ class Limits:
     monthly_budget_usd: float = 0.0
 
 
+LIMIT_NAMES = ("requests_per_minute", "tokens_per_minute", "tokens_per_day", "monthly_budget_usd")
+APP_STATUSES = ("active", "disabled", "deleted")
+
+
 @dataclass(frozen=True)
 class AppSettings:
+    """What the admin API set for an app (the `SETTINGS` item); an app without one has the platform defaults."""
+
     limits: Limits
     allowed_models: tuple[str, ...] | None = None  # None: every alias
+    # The limits the admin set; the others follow the platform defaults (None: every limit in `limits` was set).
+    limits_set: frozenset[str] | None = None
+    status: str = "active"  # active | disabled | deleted
+
+    def with_default_limits(self, defaults: Limits) -> AppSettings:
+        """The limits in force: the ones set here, the platform's `defaults` for the rest."""
+        if self.limits_set is None:
+            return self
+        chosen = {n: getattr(self.limits if n in self.limits_set else defaults, n) for n in LIMIT_NAMES}
+        return replace(self, limits=Limits(**chosen), limits_set=None)
+
+
+def settings_item(app_id: str, settings: AppSettings) -> dict[str, Any]:
+    """The `APP#<app>`/`SETTINGS` item in DynamoDB's typed form (the admin API writes it in its transactions).
+
+    `limits` holds only the limits that were set (JSON), so a changed platform default reaches every app that
+    did not set its own."""
+    names = LIMIT_NAMES if settings.limits_set is None else [n for n in LIMIT_NAMES if n in settings.limits_set]
+    item = {
+        "pk": _s(f"APP#{app_id}"),
+        "sk": _s("SETTINGS"),
+        "limits": _s(json.dumps({n: getattr(settings.limits, n) for n in names})),
+        "status": _s(settings.status),
+    }
+    if settings.allowed_models is not None:
+        item["allowed_models"] = _s(json.dumps(list(settings.allowed_models)))
+    return item
+
+
+def settings_from_item(item: dict[str, Any]) -> AppSettings:
+    limits = json.loads(item["limits"]["S"]) if "limits" in item else {}
+    allowed = json.loads(item["allowed_models"]["S"]) if "allowed_models" in item else None
+    return AppSettings(
+        Limits(**{n: v for n, v in limits.items() if n in LIMIT_NAMES}),
+        tuple(allowed) if allowed is not None else None,
+        limits_set=frozenset(limits) & frozenset(LIMIT_NAMES),
+        status=str(item.get("status", {}).get("S") or "active"),
+    )
 
 
 @dataclass(frozen=True)
@@ -226,21 +270,10 @@ class DynamoGatewayStore:
         item = self.client.get_item(TableName=self.table, Key={"pk": _s(f"APP#{app_id}"), "sk": _s("SETTINGS")}).get(
             "Item"
         )
-        if not item:
-            return None
-        limits = json.loads(item["limits"]["S"]) if "limits" in item else {}
-        allowed = json.loads(item["allowed_models"]["S"]) if "allowed_models" in item else None
-        return AppSettings(Limits(**limits), tuple(allowed) if allowed is not None else None)
+        return settings_from_item(item) if item else None
 
     def put_app_settings(self, app_id: str, settings: AppSettings) -> None:
-        item = {
-            "pk": _s(f"APP#{app_id}"),
-            "sk": _s("SETTINGS"),
-            "limits": _s(json.dumps(settings.limits.__dict__)),
-        }
-        if settings.allowed_models is not None:
-            item["allowed_models"] = _s(json.dumps(list(settings.allowed_models)))
-        self.client.put_item(TableName=self.table, Item=item)
+        self.client.put_item(TableName=self.table, Item=settings_item(app_id, settings))
 
     # -- limits --------------------------------------------------------------------------------------------------
     def admit(self, app_id: str, limits: Limits, now: datetime) -> Admission:
