@@ -85,3 +85,36 @@ export interface AuditEntry {
   before?: unknown;
   after?: unknown;
 }
+
+export interface PromptSummary {
+  name: string;
+  latest_version: number;
+  labels: Record<string, number>;
+  description?: string | null;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PromptVersion {
+  name: string;
+  version: number;
+  type: "text" | "chat";
+  template?: string | null;
+  messages?: { role: string; content?: unknown; [key: string]: unknown }[] | null;
+  variables: string[];
+  description?: string | null;
+  model?: string | null;
+  parameters?: Record<string, unknown> | null;
+  tags: string[];
+  created_at: string;
+  labels: string[];
+}
+
+export interface PromptDetail {
+  name: string;
+  labels: Record<string, number>;
+  resolved: PromptVersion & { resolved: { by: string; label: string | null } };
+  versions: PromptVersion[];
+  next_token?: string | null;
+}

@@ -1,5 +1,6 @@
-"""Operators' admin routes (DESIGN §3 Admin): usage, recent invocations, platform totals, documents by status, and
-the model catalogue. Admins only (the admin pool's `admins` group); every route is read-only but the catalogue's."""
+"""Operators' admin routes (DESIGN §3 Admin): usage, recent invocations, platform totals, documents by status, any
+app's prompts, and the model catalogue. Admins only (the admin pool's `admins` group); every route is read-only but
+the catalogue's."""
 
 from typing import Annotated, Any
 
@@ -22,6 +23,9 @@ from genai_core.operations.models import (
 )
 from genai_core.operations.service import get_operations_service
 from genai_core.pagination import parse_limit
+from genai_core.prompts import views as prompt_views
+from genai_core.prompts.models import MAX_VERSION
+from genai_core.prompts.service import get_prompt_service
 from genai_core.scopes import ADMIN
 
 TAGS = ["Admin"]
@@ -55,6 +59,37 @@ def invocations(
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> InvocationListing:
     return get_operations_service().invocations(app_id, limit=parse_limit(limit), next_token=next_token)
+
+
+@app.get("/admin/apps/<app_id>/prompts", security=ADMIN, tags=TAGS, summary="An app's prompts, by name")
+def app_prompts(
+    app_id: str,
+    prefix: Annotated[str, Query(max_length=128)] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> prompt_views.PromptListing:
+    listing = get_prompt_service().list_prompts(app_id, prefix=prefix, limit=parse_limit(limit), next_token=next_token)
+    return prompt_views.listing_view(listing)
+
+
+@app.get(
+    "/admin/apps/<app_id>/prompts/<name>",
+    security=ADMIN,
+    tags=TAGS,
+    summary="An app's prompt: the version resolved by default (or ?version=, ?label=) and its versions with labels",
+)
+def app_prompt(
+    app_id: str,
+    name: str,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    label: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Versions per page, newest first")] = None,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> prompt_views.PromptDetailView:
+    service = get_prompt_service()
+    resolved = service.get(app_id, name, version=version, label=label)
+    versions = service.list_versions(app_id, name, limit=parse_limit(limit), next_token=next_token)
+    return prompt_views.detail_view(resolved, versions)
 
 
 @app.get("/admin/documents", security=ADMIN, tags=TAGS, summary="Every app's documents with a status, newest first")

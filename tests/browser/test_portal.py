@@ -1,6 +1,7 @@
-"""The admin portal as an admin uses it: sign in through the (local) Hosted UI, then every page; and, once the admin
-API is deployed, an app from onboarding to a first gateway call, its usage in the chart, and its refusal after
-it is disabled. Screenshots of each page go to test-artifacts/portal/."""
+"""The admin portal as an admin uses it: sign in through the (local) Hosted UI, then every page (with the demo app's
+traffic and prompt in them), the demo app's prompt versions and labels; and, once the admin API is deployed, an app
+from onboarding to a first gateway call, its usage in the chart, and its refusal after it is disabled. Screenshots
+of each page go to test-artifacts/portal/."""
 
 from __future__ import annotations
 
@@ -50,8 +51,40 @@ def chat(platform: Platform, token: str) -> requests.Response:
     )
 
 
+def seed_demo_app(platform: Platform) -> str:
+    """The demo app's traffic (two chat calls) and a prompt of two versions, production on the first; its name."""
+    demo = platform.session()
+    for _ in range(2):
+        assert chat(platform, demo.headers["Authorization"].split(" ", 1)[1]).status_code == 200
+    name = f"support-reply-{uuid.uuid4().hex[:6]}"
+    first = {
+        "name": name,
+        "template": "Answer {{customer}} about {{topic}} in a {{tone}} tone.",
+        "description": "Support answer",
+        "model": "offline-echo",
+        "parameters": {"temperature": 0.2, "max_tokens": 400},
+        "tags": ["support"],
+    }
+    second = {
+        "name": name,
+        "messages": [
+            {"role": "system", "content": "You answer customers of {{product}} in a {{tone}} tone."},
+            {"role": "user", "content": "{{question}}"},
+        ],
+        "model": "offline-echo",
+        "labels": ["staging"],
+    }
+    for body in (first, second):
+        created = demo.post(f"{platform.url}/v1/prompts", json=body, timeout=30)
+        assert created.status_code == 201, created.text
+    labelled = demo.put(f"{platform.url}/v1/prompts/{name}/labels/production", json={"version": 1}, timeout=30)
+    assert labelled.status_code == 200, labelled.text
+    return name
+
+
 def test_an_admin_signs_in_and_sees_every_page(page: Any, portal_platform: Platform) -> None:
-    # GIVEN the portal, not signed in
+    # GIVEN the demo app's traffic and a prompt of it, and the portal, not signed in
+    prompt = seed_demo_app(portal_platform)
     page.goto(portal_url(portal_platform))
     page.get_by_role("button", name="Sign in").wait_for()
     screenshot(page, "00-signin")
@@ -76,6 +109,20 @@ def test_an_admin_signs_in_and_sees_every_page(page: Any, portal_platform: Platf
         page.wait_for_load_state("networkidle")
         assert page.locator("main .error").count() == 0, page.locator("main .error").all_inner_texts()
         screenshot(page, f"{index:02d}-{name}")
+    # AND the demo app (not onboarded through the admin API: typed by its client id) shows its prompt's versions
+    page.get_by_role("link", name="Prompts", exact=True).click()
+    page.get_by_label("or app id").fill(portal_platform.credentials["client_id"])
+    page.get_by_role("button", name="Show").click()
+    page.locator(f"tr[data-prompt='{prompt}']").get_by_role("button", name=prompt).click()
+    detail = page.get_by_test_id("prompt-detail")
+    detail.locator("article[data-version='1']").wait_for()
+    assert detail.locator("article.version").count() == 2
+    assert "production" in detail.locator("article[data-version='1']").inner_text()
+    assert "staging" in detail.locator("article[data-version='2']").inner_text()
+    assert "{{customer}}" in detail.inner_text() and "temperature" in detail.inner_text()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("main .error").count() == 0, page.locator("main .error").all_inner_texts()
+    screenshot(page, "08-prompts")
     # AND signing out forgets the tokens
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()

@@ -1,7 +1,7 @@
 """The operations admin API over HTTP against the offline runtime: gateway calls show up in usage (with tokens,
 cost and latency percentiles), in the app's invocations and in the totals; a catalogue entry put by an admin is
 callable through the gateway within its cache age and gone after a delete; a failed document shows with its reason;
-an app token is refused on every route.
+an app's prompts (versions and labels) are browsable; an app token is refused on every route.
 
 An app token is refused by the admin authorizer as a token of another pool: 401, as API Gateway's Cognito
 authorizer answers in AWS and as the auth matrix (test_auth_matrix.py, "other-pool") holds every admin route to."""
@@ -9,6 +9,7 @@ authorizer answers in AWS and as the auth matrix (test_auth_matrix.py, "other-po
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ ROUTES = [
     ("GET", "/admin/totals"),
     ("GET", "/admin/apps/some-app/invocations"),
     ("GET", "/admin/documents"),
+    ("GET", "/admin/apps/some-app/prompts"),
+    ("GET", "/admin/apps/some-app/prompts/some-prompt"),
     ("GET", "/admin/models"),
     ("GET", f"/admin/models/{ALIAS}"),
     ("PUT", f"/admin/models/{ALIAS}"),
@@ -149,6 +152,49 @@ def test_a_failed_document_shows_with_its_reason(
     assert found["app_id"] == ops_app[0] and found["collection_id"] == collection_id
     assert (found["failure"]["step"], found["failure"]["error"]) == ("extract", "DocumentUnreadable")
     assert "PDF" in found["failure"]["message"] and found["execution_arn"]
+
+
+def test_an_admin_browses_the_demo_apps_prompt_versions_and_labels(platform: Platform, admin: requests.Session) -> None:
+    url, app_id = platform.url, platform.credentials["client_id"]
+    name = f"e2e-admin-{uuid.uuid4().hex[:8]}"
+    demo = platform.session()  # the demo app's token: genai/prompts.write among its scopes
+    # GIVEN the demo app saved a prompt twice through /v1/prompts and pointed production at version 1
+    first = {
+        "name": name,
+        "template": "Hello {{customer}}",
+        "model": "offline-echo",
+        "parameters": {"temperature": 0.1},
+    }
+    assert demo.post(f"{url}/v1/prompts", json=first, timeout=30).status_code == 201
+    second = {"name": name, "messages": [{"role": "system", "content": "Be brief with {{customer}}."}]}
+    assert demo.post(f"{url}/v1/prompts", json=second, timeout=30).status_code == 201
+    labelled = demo.put(f"{url}/v1/prompts/{name}/labels/production", json={"version": 1}, timeout=30)
+    assert labelled.status_code == 200, labelled.text
+
+    # WHEN the admin lists the app's prompts by the name's prefix
+    listed = admin.get(f"{url}/admin/apps/{app_id}/prompts", params={"prefix": name}, timeout=30)
+    # THEN the prompt is there with its labels
+    assert listed.status_code == 200, listed.text
+    (summary,) = listed.json()["data"]
+    assert (summary["name"], summary["latest_version"]) == (name, 2)
+    assert summary["labels"] == {"latest": 2, "production": 1}
+
+    # WHEN the admin opens it
+    opened = admin.get(f"{url}/admin/apps/{app_id}/prompts/{name}", timeout=30)
+    # THEN it resolves to production by default and lists both versions with their labels, text and chat
+    assert opened.status_code == 200, opened.text
+    detail = opened.json()
+    assert detail["resolved"]["version"] == 1 and detail["resolved"]["template"] == "Hello {{customer}}"
+    assert [(v["version"], v["type"], v["labels"]) for v in detail["versions"]] == [
+        (2, "chat", ["latest"]),
+        (1, "text", ["production"]),
+    ]
+    assert detail["versions"][1]["parameters"] == {"temperature": 0.1}
+    # AND another app sees none of it
+    assert admin.get(f"{url}/admin/apps/some-app/prompts/{name}", timeout=30).status_code == 404
+    # AND the demo app's own token is refused there
+    refused = demo.get(f"{url}/admin/apps/{app_id}/prompts", timeout=30)
+    assert refused.status_code == 401, refused.text
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=lambda v: str(v))

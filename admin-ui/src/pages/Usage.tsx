@@ -10,16 +10,45 @@ import {
 } from "chart.js";
 import { useState } from "react";
 import { Bar, Line } from "react-chartjs-2";
+import { appLabel, defaultRange, fillDays, loadAppNames, usd } from "../format";
 import { Problem, useLoad } from "../hooks";
 import type { UsageReport, UsageRow } from "../types";
 
 // Only the parts these charts use: Chart.js tree-shakes the rest out of the bundle.
 ChartJS.register(BarElement, CategoryScale, LinearScale, LineElement, PointElement, Tooltip, Legend);
 
-const DAY = 86_400_000;
-const isoDay = (t: number) => new Date(t).toISOString().slice(0, 10);
-const usd = (v?: number) => `$${(v ?? 0).toFixed(v && v < 0.01 ? 6 : 2)}`;
 const num = (v?: number | null) => (v === null || v === undefined ? "—" : v.toLocaleString());
+
+type TooltipItem = { dataset: { label?: string; yAxisID?: string }; parsed: { y: number | null } };
+
+/** Chart options shared by the charts: a requests axis on the left, a currency axis on the right for cost. */
+function chartOptions(left: string) {
+  return {
+    animation: false as const,
+    responsive: true,
+    interaction: { mode: "index" as const, intersect: false },
+    scales: {
+      y: { beginAtZero: true, title: { display: true, text: left }, ticks: { precision: 0 } },
+      cost: {
+        beginAtZero: true,
+        position: "right" as const,
+        grid: { drawOnChartArea: false },
+        title: { display: true, text: "cost (USD)" },
+        ticks: { callback: (value: string | number) => usd(Number(value)) },
+      },
+    },
+    plugins: {
+      tooltip: {
+        callbacks: {
+          label: (item: TooltipItem) => {
+            const value = item.parsed.y ?? 0;
+            return `${item.dataset.label}: ${item.dataset.yAxisID === "cost" ? usd(value) : value.toLocaleString()}`;
+          },
+        },
+      },
+    },
+  };
+}
 
 function sum(rows: UsageRow[], key: keyof UsageRow): number {
   return rows.reduce((total, row) => total + (Number(row[key]) || 0), 0);
@@ -47,8 +76,21 @@ function Totals({ report }: { report: UsageReport }) {
   );
 }
 
-function ByKey({ title, rows, keyOf, testid }: { title: string; rows: UsageRow[]; keyOf: (r: UsageRow) => string; testid: string }) {
-  const labels = rows.map(keyOf);
+function ByKey({
+  title,
+  rows,
+  keyOf,
+  labelOf = keyOf,
+  testid,
+}: {
+  title: string;
+  rows: UsageRow[];
+  keyOf: (r: UsageRow) => string;
+  labelOf?: (r: UsageRow) => string;
+  testid: string;
+}) {
+  const keys = rows.map(keyOf);
+  const labels = rows.map(labelOf);
   return (
     <section className="card chart" data-testid={testid}>
       <h3>{title}</h3>
@@ -62,14 +104,7 @@ function ByKey({ title, rows, keyOf, testid }: { title: string; rows: UsageRow[]
             { label: "Cost (USD)", data: rows.map((r) => r.cost_usd), backgroundColor: "#e0a030", yAxisID: "cost" },
           ],
         }}
-        options={{
-          animation: false,
-          responsive: true,
-          scales: {
-            y: { beginAtZero: true, title: { display: true, text: "requests" } },
-            cost: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "USD" } },
-          },
-        }}
+        options={chartOptions("requests")}
       />
       <table className="small">
         <thead>
@@ -84,10 +119,8 @@ function ByKey({ title, rows, keyOf, testid }: { title: string; rows: UsageRow[]
         </thead>
         <tbody>
           {rows.map((r, i) => (
-            <tr key={labels[i]} data-key={labels[i]}>
-              <td>
-                <code>{labels[i]}</code>
-              </td>
+            <tr key={keys[i]} data-key={keys[i]}>
+              <td title={keys[i]}>{labels[i] === keys[i] ? <code>{keys[i]}</code> : labels[i]}</td>
               <td className="requests">{num(r.requests)}</td>
               <td>{num(r.errors)}</td>
               <td>
@@ -106,16 +139,18 @@ function ByKey({ title, rows, keyOf, testid }: { title: string; rows: UsageRow[]
 }
 
 export function UsagePage() {
-  const [range, setRange] = useState({ from: isoDay(Date.now() - 13 * DAY), to: isoDay(Date.now()), app_id: "", model: "" });
+  // UTC days, as the API counts them: "today" is the UTC date, not the browser's local one.
+  const [range, setRange] = useState(() => ({ ...defaultRange(Date.now(), 14), app_id: "", model: "" }));
   const query = (group_by: string) => ({ ...range, group_by });
   const report = useLoad(
     async (api) => {
-      const [days, models, apps] = await Promise.all([
+      const [days, models, apps, names] = await Promise.all([
         api.get<UsageReport>("/admin/usage", query("day")),
         api.get<UsageReport>("/admin/usage", query("model")),
         api.get<UsageReport>("/admin/usage", query("app")),
+        loadAppNames(api),
       ]);
-      return { days, models, apps };
+      return { days, models, apps, names };
     },
     [range.from, range.to, range.app_id, range.model],
   );
@@ -125,7 +160,9 @@ export function UsagePage() {
       <input name={key} type={type} value={range[key]} onChange={(e) => setRange({ ...range, [key]: e.target.value })} />
     </label>
   );
-  const days = report.data?.days.data ?? [];
+  // Every day of the range (zeros without traffic), so a single day with calls is a point among its neighbours.
+  const days = report.data ? fillDays(report.data.days.from, report.data.days.to, report.data.days.data) : [];
+  const names = report.data?.names ?? new Map<string, string>();
   return (
     <section>
       <div className="toolbar">
@@ -156,19 +193,18 @@ export function UsagePage() {
                   { label: "Cost (USD)", data: days.map((r) => r.cost_usd), borderColor: "#e0a030", backgroundColor: "#e0a030", yAxisID: "cost" },
                 ],
               }}
-              options={{
-                animation: false,
-                responsive: true,
-                scales: {
-                  y: { beginAtZero: true },
-                  cost: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } },
-                },
-              }}
+              options={chartOptions("requests, errors")}
             />
           </section>
           <div className="two">
             <ByKey title="Per model" rows={report.data.models.data} keyOf={(r) => r.model ?? "?"} testid="usage-per-model" />
-            <ByKey title="Per app" rows={report.data.apps.data} keyOf={(r) => r.app_id ?? "?"} testid="usage-per-app" />
+            <ByKey
+              title="Per app"
+              rows={report.data.apps.data}
+              keyOf={(r) => r.app_id ?? "?"}
+              labelOf={(r) => appLabel(r.app_id ?? "?", names)}
+              testid="usage-per-app"
+            />
           </div>
         </>
       )}

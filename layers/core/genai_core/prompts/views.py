@@ -128,3 +128,24 @@ def rendered_view(rendered: Rendered) -> RenderedView:
         model=version.model,
         parameters=version.parameters,
     )
+
+
+class PromptDetailView(BaseModel):
+    """A prompt as an operator browses it: the version a caller gets by default (or by ?version=/?label=), the
+    labels, and a page of its versions (newest first) each with the labels pointing at it."""
+
+    name: str
+    labels: dict[str, int] = Field(description="label -> version, `latest` included")
+    resolved: ResolvedPromptView
+    versions: list[PromptVersionView]
+    next_token: str | None = Field(description="Send back as ?next_token= for the next page of versions")
+
+
+def detail_view(resolved: Resolved, listing: VersionListing) -> PromptDetailView:
+    return PromptDetailView(
+        name=resolved.version.name,
+        labels=listing.labels,
+        resolved=resolved_view(resolved),
+        versions=versions_view(listing).data,
+        next_token=listing.next_token,
+    )
