@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from http import HTTPStatus
@@ -234,9 +235,33 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
 
 
 def current_actor(app: APIGatewayRestResolver) -> str:
-    """Who an audit entry names: the signed-in user (an admin), else the app."""
+    """Who an audit entry names: the signed-in admin by the email they sign in with, else the app.
+
+    Access tokens carry the user's Cognito username only, which in the admins pool (email sign-in) is an opaque
+    id; the email is looked up once per container (`ADMIN_USER_POOL_ID`), and the username stands when it cannot be.
+    """
     caller = current_caller(app)
-    return caller.username or caller.app_id
+    if caller.username:
+        return _email_of(caller.username)
+    return caller.app_id
+
+
+@functools.lru_cache(maxsize=256)
+def _email_of(username: str) -> str:
+    import os
+
+    from genai_core import aws
+
+    pool_id = os.environ.get("ADMIN_USER_POOL_ID")
+    if not pool_id:
+        return username
+    try:
+        user = aws.client("cognito-idp").admin_get_user(UserPoolId=pool_id, Username=username)
+    except Exception:
+        logger.warning("could not read the admin's email; the audit names the username", exc_info=True)
+        return username
+    attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+    return attributes.get("email") or username
 
 
 def _proxy_error(exc: GenAIError) -> dict[str, Any]:
