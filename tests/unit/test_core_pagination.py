@@ -8,7 +8,7 @@ import json
 import pytest
 
 from genai_core.errors import InvalidRequest
-from genai_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_token, encode_token, parse_limit
+from genai_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, checked_start_key, decode_token, encode_token, parse_limit
 
 
 def test_a_start_key_survives_the_round_trip() -> None:
@@ -113,3 +113,25 @@ def test_a_route_specific_maximum_is_enforced() -> None:
     # WHEN 11 are asked for
     with pytest.raises(InvalidRequest, match="1 to 10"):
         parse_limit("11", maximum=10)
+
+
+def test_a_start_key_this_listing_issued_becomes_the_exclusive_start_key() -> None:
+    start = {"pk": "APP#a", "sk": "DOCUMENT#2026#d1", "gsi1sk": "x"}
+    key = checked_start_key(start, {"pk": "APP#a"}, {"sk": "DOCUMENT#", "gsi1sk": ""})
+    assert key == {"pk": {"S": "APP#a"}, "sk": {"S": "DOCUMENT#2026#d1"}, "gsi1sk": {"S": "x"}}
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {"pk": "APP#b", "sk": "DOCUMENT#1"},  # another owner's listing
+        {"pk": "APP#a", "sk": "PROMPT#1"},  # another kind of item
+        {"pk": "APP#a"},  # a key missing
+        {"pk": "APP#a", "sk": "DOCUMENT#1", "extra": "1"},  # a key too many
+        {"pk": "APP#a", "sk": 1},  # not a string
+    ],
+)
+def test_a_start_key_of_another_listing_is_a_400(start: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        checked_start_key(start, {"pk": "APP#a"}, {"sk": "DOCUMENT#"})
+    assert err.value.param == "next_token"

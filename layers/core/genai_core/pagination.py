@@ -34,6 +34,21 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
     return value
 
 
+def checked_start_key(start: dict[str, Any], fixed: dict[str, str], prefixed: dict[str, str]) -> dict[str, Any]:
+    """A decoded `next_token` as a DynamoDB ExclusiveStartKey, if it is one this listing issued: exactly the keys of
+    `fixed` (with those values) and of `prefixed` (values starting with those prefixes), all strings. A forged one
+    is a 400: DynamoDB would answer it with a ValidationException (a 500), or start another owner's listing."""
+    valid = (
+        set(start) == set(fixed) | set(prefixed)
+        and all(isinstance(v, str) for v in start.values())
+        and all(start[k] == v for k, v in fixed.items())
+        and all(start[k].startswith(p) for k, p in prefixed.items())
+    )
+    if not valid:
+        raise InvalidRequest("next_token is not a token this API issued", param="next_token")
+    return {k: {"S": v} for k, v in start.items()}
+
+
 def parse_limit(raw: str | int | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if raw is None or raw == "":
         return default

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from genai_core.errors import InvalidRequest
 from genai_core.knowledge.chunking import ChunkingConfig
 from genai_core.knowledge.models import STEPS, Collection, Document
+from genai_core.pagination import checked_start_key
 
 _SER, _DE = TypeSerializer(), TypeDeserializer()
 _DOCUMENT_FIELDS = {f.name for f in fields(Document)}
@@ -124,21 +124,6 @@ def _document_from(data: dict[str, Any]) -> Document:
     return Document(**values)
 
 
-def _start_key(start: dict[str, Any], fixed: dict[str, str], prefix: str, *sorted_by: str) -> dict[str, Any]:
-    """A page token's start key, if it is one this listing issued: DynamoDB would answer a forged one with a
-    ValidationException (a 500), or start another owner's listing."""
-    expected = {"pk", "sk", *fixed, *sorted_by}
-    valid = (
-        set(start) == expected
-        and all(isinstance(v, str) for v in start.values())
-        and all(start[k] == v for k, v in fixed.items())
-        and str(start["sk"]).startswith(prefix)
-    )
-    if not valid:
-        raise InvalidRequest("next_token is not a token this API issued", param="next_token")
-    return _ser(start)
-
-
 def _is_conditional(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -178,7 +163,7 @@ class DynamoKnowledgeRepository:
             "Limit": limit,
         }
         if start:
-            params["ExclusiveStartKey"] = _start_key(start, {"pk": f"APP#{app_id}"}, "COLLECTION#")
+            params["ExclusiveStartKey"] = checked_start_key(start, {"pk": f"APP#{app_id}"}, {"sk": "COLLECTION#"})
         answer = self.client.query(**params)
         last = answer.get("LastEvaluatedKey")
         return Page([_collection_from(_de(i)) for i in answer.get("Items", [])], _de(last) if last else None)
@@ -227,7 +212,7 @@ class DynamoKnowledgeRepository:
         }
         if start:
             owner = {"gsi1pk": f"APP#{app_id}#COLLECTION#{collection_id}", "pk": f"APP#{app_id}"}
-            params["ExclusiveStartKey"] = _start_key(start, owner, "DOCUMENT#", "gsi1sk")
+            params["ExclusiveStartKey"] = checked_start_key(start, owner, {"sk": "DOCUMENT#", "gsi1sk": ""})
         answer = self.client.query(**params)
         last = answer.get("LastEvaluatedKey")
         return Page([_document_from(_de(i)) for i in answer.get("Items", [])], _de(last) if last else None)

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from genai_core.errors import InvalidRequest
 from genai_core.gateway.catalogue import DynamoCatalogue, ModelEntry
 from genai_core.gateway.store import LATENCY_BUCKET_PREFIX
+from genai_core.pagination import checked_start_key
 
 _DE = TypeDeserializer()
 
@@ -92,17 +92,6 @@ def _months(first: date, last: date) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
-
-
-def checked_start(start: dict[str, Any], fixed: dict[str, str], sorted_by: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A page token's start key, if it is one this listing issued: a forged one would be answered by DynamoDB with a
-    ValidationException (a 500), or start another listing."""
-    expected = {*fixed, *sorted_by}
-    if set(start) != expected or not all(isinstance(v, str) for v in start.values()):
-        raise InvalidRequest("next_token is not a token this API issued", param="next_token")
-    if any(start[k] != v for k, v in fixed.items()):
-        raise InvalidRequest("next_token is not a token this API issued", param="next_token")
-    return {k: _s(v) for k, v in start.items()}
 
 
 class DynamoUsageCounters:
@@ -191,7 +180,7 @@ class DynamoUsageRecords:
             "Limit": limit,
         }
         if start:
-            params["ExclusiveStartKey"] = checked_start(start, {"pk": app_id}, ("sk",))
+            params["ExclusiveStartKey"] = checked_start_key(start, {"pk": app_id}, {"sk": ""})
         answer = self.client.query(**params)
         last = answer.get("LastEvaluatedKey")
         return Page([plain(i) for i in answer.get("Items", [])], plain(last) if last else None)
@@ -214,7 +203,9 @@ class DynamoDocumentIndex:
             "Limit": limit,
         }
         if start:
-            params["ExclusiveStartKey"] = checked_start(start, {"gsi2pk": f"STATUS#{status}"}, ("pk", "sk", "gsi2sk"))
+            params["ExclusiveStartKey"] = checked_start_key(
+                start, {"gsi2pk": f"STATUS#{status}"}, {"pk": "", "sk": "", "gsi2sk": ""}
+            )
         answer = self.client.query(**params)
         last = answer.get("LastEvaluatedKey")
         return Page([plain(i) for i in answer.get("Items", [])], plain(last) if last else None)
