@@ -22,6 +22,7 @@ import boto3
 import pytest
 import requests
 
+from genai_core.admin.clients import create_app_client
 from tests.conftest import ROOT, free_port
 
 
@@ -44,19 +45,12 @@ class Platform:
         return str(response.json()["access_token"])
 
     def new_app(self, name: str, scopes: list[str]) -> tuple[str, str]:
-        """Onboard another app (a client of the apps pool) with `scopes`; returns (client_id, client_secret)."""
+        """Another app (a client of the apps pool) with `scopes`, made the way the admin API and the runtime make one,
+        without the admin API's records (so, active); returns (client_id, client_secret)."""
         idp = self.aws("cognito-idp")
         pools = idp.list_user_pools(MaxResults=10)["UserPools"]
         pool_id = next(p["Id"] for p in pools if p["Name"].endswith("-apps"))
-        client = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName=name,
-            GenerateSecret=True,
-            AllowedOAuthFlows=["client_credentials"],
-            AllowedOAuthScopes=scopes,
-            AllowedOAuthFlowsUserPoolClient=True,
-        )["UserPoolClient"]
-        return client["ClientId"], client["ClientSecret"]
+        return create_app_client(idp, pool_id, name, scopes)
 
     def admin_tokens(self, scope: str = "openid email genai/admin") -> dict[str, Any]:
         """Sign the seeded admin in as the portal does: /oauth2/authorize + /login (PKCE S256), then the code."""
